@@ -1,0 +1,3 @@
+"""seguq: uncertainty-aware medical image segmentation."""
+
+__version__ = "0.1.0"

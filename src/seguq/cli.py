@@ -1,0 +1,220 @@
+"""The command line: parse, call one engine function, print where the results went.
+
+Errors caused by input (SeguqError) are printed as one line, without a traceback (`--debug` shows
+it), and the exit status is 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from seguq.errors import SeguqError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise SeguqError(f"{self.prog}: {message}")
+
+
+def _csv_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `seguq` argument parser."""
+    parser = _Parser(prog="seguq", description="Uncertainty-aware medical image segmentation.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train a method on a data source")
+    train.add_argument("--data", required=True, help="CSV manifest, data folder, or 'synthetic'")
+    train.add_argument("--out", required=True, type=Path, help="run folder to create")
+    train.add_argument("--method", help="deterministic | mc_dropout | ensemble | tta | ...")
+    train.add_argument("--config", type=Path, help="YAML config (command-line options win)")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--steps-per-epoch", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--patch-size", type=int, nargs=2, metavar=("H", "W"))
+    train.add_argument("--lr", type=float)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--members", type=int, help="ensemble size")
+    train.add_argument("--train-domains", type=_csv_list, help="comma-separated domains")
+    train.add_argument("--val-domains", type=_csv_list, help="comma-separated domains")
+    train.add_argument("--train-split", help="split used for training (default: train)")
+    train.add_argument("--val-split", help="split used for validation (default: val)")
+    train.add_argument("--label-map", help="raw mask value -> class, e.g. 0:0,255:1")
+    train.add_argument("--calibrate", action="store_true", help="fit a temperature on validation")
+    train.add_argument("--devices", type=int)
+    train.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
+    train.add_argument("--accelerator", help="cpu | gpu | auto")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    _add_common(train)
+
+    predict = sub.add_parser("predict", help="predict masks, probabilities and uncertainty")
+    predict.add_argument("--model", required=True, type=Path, help="run folder or checkpoint")
+    predict.add_argument("--input", required=True, help="image file, folder, manifest or layout")
+    predict.add_argument("--out", required=True, type=Path)
+    predict.add_argument("--samples", type=int, help="samples S (default: the method's)")
+    predict.add_argument(
+        "--maps", default="total", help="comma-separated: total,aleatoric,epistemic,variance"
+    )
+    predict.add_argument(
+        "--save-samples", type=int, default=0, metavar="K", help="write K sampled masks"
+    )
+    predict.add_argument("--no-probs", action="store_true", help="do not write class probabilities")
+    predict.add_argument("--float-format", default="npy", help="npy | tiff (2D inputs)")
+    predict.add_argument(
+        "--ood-percentile", type=float, help="OOD threshold percentile (default 95)"
+    )
+    predict.add_argument("--split", type=_csv_list, help="only these splits of the input")
+    predict.add_argument("--domains", type=_csv_list, help="only these domains of the input")
+    _add_common(predict)
+
+    evaluate = sub.add_parser("evaluate", help="score a prediction folder against masks")
+    evaluate.add_argument("--pred", required=True, type=Path)
+    evaluate.add_argument("--data", required=True)
+    evaluate.add_argument("--out", required=True, type=Path, help="JSON file (CSV written beside)")
+    evaluate.add_argument("--split", type=_csv_list)
+    evaluate.add_argument("--domains", type=_csv_list)
+    evaluate.add_argument("--label-map")
+    evaluate.add_argument("--ood-data", help="prediction folder or source of OOD images")
+    _add_common(evaluate)
+
+    demo = sub.add_parser("demo", help="synthetic data -> train -> predict -> evaluate")
+    demo.add_argument("--out", type=Path, default=Path("seguq-demo"))
+    demo.add_argument("--epochs", type=int)
+    demo.add_argument("--method", default="deterministic")
+    _add_common(demo)
+    return parser
+
+
+def _train_overrides(args: argparse.Namespace) -> dict:
+    from seguq.data.sources import parse_label_map
+
+    data = {
+        "source": args.data,
+        "train_domains": args.train_domains,
+        "val_domains": args.val_domains,
+        "train_split": args.train_split,
+        "val_split": args.val_split,
+        "batch_size": args.batch_size,
+        "patch_size": list(args.patch_size) if args.patch_size else None,
+        "label_map": parse_label_map(args.label_map) if args.label_map else None,
+    }
+    method = {"name": args.method, "members": args.members, "calibrate": args.calibrate or None}
+    train = {
+        "epochs": args.epochs,
+        "steps_per_epoch": args.steps_per_epoch,
+        "lr": args.lr,
+        "seed": args.seed,
+        "devices": args.devices,
+        "strategy": args.strategy,
+        "accelerator": args.accelerator,
+        "progress": False if args.no_progress else None,
+    }
+    sections = {"data": data, "method": method, "train": train}
+    return {
+        name: {k: v for k, v in values.items() if v is not None}
+        for name, values in sections.items()
+    }
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "train":
+        from seguq.config import load_config
+        from seguq.engine.train import train
+
+        config = load_config(args.config, _train_overrides(args))
+        result = train(config, args.out, overwrite=args.overwrite, resume=args.resume)
+        print(
+            f"trained {config.method.name}: best val Dice {result.val_dice:.4f} "
+            f"in {result.seconds:.0f} s -> {result.run_dir}"
+        )
+    elif args.command == "predict":
+        from seguq.engine.predict import predict
+
+        result = predict(
+            args.model,
+            args.input,
+            args.out,
+            samples=args.samples,
+            maps=args.maps,
+            save_probs=not args.no_probs,
+            save_samples=args.save_samples,
+            float_format=args.float_format,
+            ood_percentile=args.ood_percentile,
+            splits=args.split,
+            domains=args.domains,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
+        print(f"predicted {result.cases} cases -> {result.out_dir} (scores: {result.scores_csv})")
+    elif args.command == "evaluate":
+        from seguq.data.sources import parse_label_map
+        from seguq.engine.evaluate import evaluate
+
+        label_map = parse_label_map(args.label_map) if args.label_map else None
+        result = evaluate(
+            args.pred,
+            args.data,
+            args.out,
+            splits=args.split,
+            domains=args.domains,
+            label_map=label_map,
+            ood_data=args.ood_data,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
+        print(
+            f"evaluated {result['cases']} cases: mean Dice {result['segmentation']['mean_dice']:.4f}"
+            f" -> {args.out} and {args.out.with_suffix('.csv')}"
+        )
+    elif args.command == "demo":
+        from seguq.engine.demo import run_demo
+
+        summary = run_demo(
+            args.out,
+            epochs=args.epochs,
+            method=args.method,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
+        print(
+            f"demo: Dice in-domain {summary['dice_in_domain']:.3f}, unseen domain "
+            f"{summary['dice_unseen_domain']:.3f}, in {summary['seconds']:.0f} s"
+        )
+        print(f"summary: {summary['paths']['summary']}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `seguq` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    logging.basicConfig(level=logging.INFO if debug else logging.WARNING, format="%(message)s")
+    try:
+        args = build_parser().parse_args(argv)
+        return _run(args)
+    except SeguqError as error:
+        if debug:
+            raise
+        print(f"seguq: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("seguq: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""One typed schema for every run: YAML in, YAML saved beside each run.
+
+A run's configuration has four sections. Unknown keys are refused with a message that names the
+key and the section, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from seguq.errors import SeguqError
+
+
+@dataclass
+class DataConfig:
+    """Where the training data comes from and how it is cut into patches."""
+
+    source: str = "synthetic"
+    train_split: str = "train"
+    val_split: str = "val"
+    train_domains: list[str] = field(default_factory=list)
+    val_domains: list[str] = field(default_factory=list)
+    val_fraction: float = 0.2  # used when the source has no `val_split`
+    label_map: dict[int, int] | None = None
+    class_names: list[str] | None = None
+    slice_axis: int = 2  # spatial axis along which 3D volumes are cut into 2D slices
+    patch_size: list[int] = field(default_factory=lambda: [128, 128])
+    batch_size: int = 8
+    augment: bool = True
+    rater: str = "random"  # which annotator a training step sees: "random" or "first"
+    # Filled in from the data when training starts; saved so that prediction can check its input.
+    in_channels: int = 0
+    num_classes: int = 0
+
+
+@dataclass
+class NetConfig:
+    """The 2D U-Net backbone."""
+
+    widths: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
+    norm: str = "instance"  # "instance" | "batch" | "group" | "none"
+    dropout: float = 0.0
+    dropout_placement: str = "decoder"  # "decoder" | "encoder" | "all" | "bottleneck"
+
+
+@dataclass
+class MethodConfig:
+    """Which uncertainty method, and its settings."""
+
+    name: str = "deterministic"
+    samples: int = 0  # default S at prediction; 0 = the method's own default
+    members: int = 5  # ensemble size
+    mc_dropout: float = 0.2  # dropout rate used by mc_dropout
+    tta_flips: bool = True
+    tta_intensity: list[float] = field(default_factory=lambda: [0.9, 1.1])
+    calibrate: bool = False  # fit a temperature on the validation data after training
+    options: dict[str, Any] = field(default_factory=dict)  # method-specific extras
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation budget and the Lightning trainer."""
+
+    epochs: int = 20
+    steps_per_epoch: int = 0  # 0 = one pass over the training slices
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    devices: int = 1
+    strategy: str = "auto"
+    accelerator: str = "cpu"
+    precision: str = "32-true"
+    progress: bool = True
+
+
+@dataclass
+class PredictConfig:
+    """Defaults for inference and the OOD flag."""
+
+    ood_score: str = "mean"  # image score: "mean" | "foreground" | "top"
+    ood_map: str = "total"
+    ood_percentile: float = 95.0
+    overlap: float = 0.25  # sliding-window overlap
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run; reproducible from this and its seed."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    net: NetConfig = field(default_factory=NetConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    predict: PredictConfig = field(default_factory=PredictConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (YAML- and JSON-safe)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], origin: str = "config") -> RunConfig:
+        """Build a config from a nested dict, refusing unknown sections and keys.
+
+        Raises:
+            SeguqError: an unknown key or a value of the wrong type.
+        """
+        return _build(cls, raw or {}, origin)
+
+
+def _build(kind: type, raw: dict[str, Any], origin: str) -> Any:
+    if not isinstance(raw, dict):
+        raise SeguqError(f"{origin}: expected a mapping, got {type(raw).__name__}")
+    hints = get_type_hints(kind)
+    known = {f.name for f in fields(kind)}
+    values = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise SeguqError(f"{origin}: unknown key '{key}' (known: {', '.join(sorted(known))})")
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            values[key] = _build(hint, value, f"{origin}.{key}")
+        else:
+            values[key] = _coerce(value, hint, f"{origin}.{key}")
+    return kind(**values)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    base = getattr(hint, "__origin__", hint)
+    if value is None:
+        return None
+    if base in (int, float, str, bool):
+        if base is bool and not isinstance(value, bool):
+            raise SeguqError(f"{where}: expected true/false, got {value!r}")
+        if base in (int, float) and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise SeguqError(f"{where}: expected a number, got {value!r}")
+        if base is int and isinstance(value, float) and not value.is_integer():
+            raise SeguqError(f"{where}: expected an integer, got {value!r}")
+        return base(value)
+    if base is list and not isinstance(value, list | tuple):
+        raise SeguqError(f"{where}: expected a list, got {value!r}")
+    if base is list:
+        return list(value)
+    if isinstance(value, dict):
+        return {(int(k) if str(k).lstrip("-").isdigit() else k): v for k, v in value.items()}
+    return value
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read a YAML config (or start from defaults) and apply overrides.
+
+    Args:
+        path: a YAML file, or None for the defaults.
+        overrides: nested dict of values that win over the file (e.g. from the command line).
+
+    Raises:
+        SeguqError: the file is missing, is not YAML, or holds unknown keys.
+    """
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise SeguqError(f"{path}: config file not found")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            first = str(error).splitlines()[0]
+            raise SeguqError(f"{path}: not valid YAML ({first})") from error
+    merged = _merge(raw, overrides or {})
+    return RunConfig.from_dict(merged, origin=str(path) if path else "config")
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def save_config(config: RunConfig, path: Path) -> None:
+    """Write the resolved config as YAML (atomically)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    tmp.replace(path)

@@ -1,0 +1,1 @@
+"""Reading, writing and describing data: cases, sources, synthetic data, transforms."""

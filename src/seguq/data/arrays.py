@@ -1,0 +1,145 @@
+"""A case loaded into arrays for a 2D network: normalised image, class-index masks, slicing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from seguq.data.case import Case
+from seguq.data.io import Geometry, check_same_shape, read_image, read_mask, to_classes
+from seguq.data.sources import Source
+from seguq.errors import SeguqError
+
+
+@dataclass
+class CaseArrays:
+    """One case in memory.
+
+    Attributes:
+        case: the case read.
+        image: float32 `(C, *spatial)`, z-scored per channel.
+        masks: int64 `(R, *spatial)` class indices from R annotators, or None if unlabelled.
+        geometry: the image's geometry (for writing outputs on its grid).
+    """
+
+    case: Case
+    image: np.ndarray
+    masks: np.ndarray | None
+    geometry: Geometry
+
+
+def normalize_intensity(image: np.ndarray) -> np.ndarray:
+    """Z-score each channel over the whole image (a constant channel becomes zeros).
+
+    Args:
+        image: `(C, *spatial)` intensities.
+
+    Returns:
+        float32 `(C, *spatial)`; a new array.
+    """
+    data = np.asarray(image, dtype=np.float64)  # float64: raw MRI values reach 1e6
+    axes = tuple(range(1, data.ndim))
+    mean = data.mean(axis=axes, keepdims=True)
+    std = data.std(axis=axes, keepdims=True)
+    scale = np.where(std > 0, std, 1.0)
+    return ((data - mean) / scale).astype(np.float32)
+
+
+def load_case(case: Case, source: Source) -> CaseArrays:
+    """Read a case's image and masks, check that they share a grid, map mask labels.
+
+    Args:
+        case: the case to read.
+        source: its source (for the label map).
+
+    Returns:
+        The image (normalised, `(C, *spatial)`), masks `(R, *spatial)` or None, geometry.
+
+    Raises:
+        SeguqError: a file is missing, corrupt or not an image; a mask's shape differs from
+            the image's; a mask holds values outside the label map.
+    """
+    image, geometry = read_image(case.images)
+    masks = None
+    if case.masks:
+        layers = []
+        for path in case.masks:
+            raw, _ = read_mask(path)
+            check_same_shape(image, raw, case.image, path)
+            layers.append(to_classes(raw, source.label_map, path))
+        masks = np.stack(layers, axis=0)
+    return CaseArrays(case=case, image=normalize_intensity(image), masks=masks, geometry=geometry)
+
+
+def match_channels(image: np.ndarray, channels: int, path: Path | str) -> np.ndarray:
+    """Convert an image to the channel count a network expects.
+
+    3 -> 1 by the channel mean, 1 -> 3 by repeating; equal counts pass unchanged.
+
+    Args:
+        image: `(C, *spatial)`.
+        channels: the wanted C.
+        path: the image file, for the message.
+
+    Returns:
+        `(channels, *spatial)`, same dtype.
+
+    Raises:
+        SeguqError: any other conversion (e.g. 4 -> 3, 2 -> 1).
+    """
+    have = image.shape[0]
+    if have == channels:
+        return image
+    if have == 3 and channels == 1:
+        return image.mean(axis=0, keepdims=True).astype(image.dtype)
+    if have == 1 and channels == 3:
+        return np.repeat(image, 3, axis=0)
+    raise SeguqError(f"{path}: image has {have} channels, the model expects {channels}")
+
+
+def _check_volume(array: np.ndarray, axis: int) -> None:
+    if array.ndim != 4:
+        raise ValueError(f"expected a (C, X, Y, Z) array, got shape {array.shape}")
+    if axis not in (0, 1, 2):
+        raise ValueError(f"slice axis must be 0, 1 or 2, not {axis}")
+
+
+def to_slices(array: np.ndarray, axis: int) -> list[np.ndarray]:
+    """Cut a volume into 2D slices along a spatial axis.
+
+    Args:
+        array: `(C, X, Y, Z)` image or `(R, X, Y, Z)` masks.
+        axis: spatial axis 0, 1 or 2 (X, Y or Z).
+
+    Returns:
+        `array.shape[axis + 1]` contiguous arrays of shape `(C, h, w)` (the two other axes, in
+        order).
+
+    Raises:
+        ValueError: `array` is not 4D or `axis` is not 0..2.
+    """
+    _check_volume(array, axis)
+    moved = np.moveaxis(array, axis + 1, 0)
+    return [np.ascontiguousarray(piece) for piece in moved]
+
+
+def from_slices(slices: list[np.ndarray], axis: int) -> np.ndarray:
+    """Stack 2D slices back into a volume (the inverse of :func:`to_slices`).
+
+    Args:
+        slices: arrays of shape `(C, h, w)`, all equal.
+        axis: the spatial axis they were cut along (0, 1 or 2).
+
+    Returns:
+        `(C, X, Y, Z)` array.
+
+    Raises:
+        ValueError: no slices, or `axis` is not 0..2.
+    """
+    if not slices:
+        raise ValueError("from_slices needs at least one slice")
+    if axis not in (0, 1, 2):
+        raise ValueError(f"slice axis must be 0, 1 or 2, not {axis}")
+    return np.stack(slices, axis=axis + 1)

@@ -1,0 +1,100 @@
+"""The options of a synthetic data set, validated where they enter."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from seguq.errors import SeguqError
+
+# Bump whenever a change to the generators changes the images or masks for the same options:
+# cached data sets are keyed by it.
+GENERATOR_VERSION = 1
+MIN_SIDE = 32
+MAX_SIDE = 2048
+MAX_RATERS = 8
+MAX_CASES = 100_000
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_size(size: object) -> tuple[int, int]:
+    """Validate an image size (an int for a square, or (height, width)) and return (H, W).
+
+    Raises:
+        SeguqError: not an int or a pair of ints, or a side outside MIN_SIDE..MAX_SIDE.
+    """
+    pair = (size, size) if _is_int(size) else size
+    if (
+        not isinstance(pair, (tuple, list))
+        or len(pair) != 2
+        or not all(_is_int(s) and MIN_SIDE <= s <= MAX_SIDE for s in pair)
+    ):
+        raise SeguqError(
+            f"synthetic: size {size!r} must be an int or (height, width) with sides in "
+            f"{MIN_SIDE}..{MAX_SIDE}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def check_int(name: str, value: object, low: int, high: int) -> int:
+    """Validate an integer option within low..high (inclusive) and return it as an int.
+
+    Raises:
+        SeguqError: not an int, or out of range.
+    """
+    if not _is_int(value) or not low <= value <= high:
+        raise SeguqError(f"synthetic: {name} {value!r} must be an int in {low}..{high}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class SyntheticOptions:
+    """Everything that determines a synthetic data set (see generate_synthetic)."""
+
+    seed: int = 0
+    n_per_site: int = 20
+    size: tuple[int, int] = (128, 128)
+    n_raters: int = 3
+    n_ood: int = 8
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        seed: object = 0,
+        n_per_site: object = 20,
+        size: object = 128,
+        n_raters: object = 3,
+        n_ood: object = 8,
+    ) -> SyntheticOptions:
+        """Validate raw option values and normalise them (size becomes (H, W)).
+
+        Raises:
+            SeguqError: a value of the wrong type or out of range.
+        """
+        return cls(
+            seed=check_int("seed", seed, 0, 2**63 - 1),
+            n_per_site=check_int("n_per_site", n_per_site, 1, MAX_CASES),
+            size=check_size(size),
+            n_raters=check_int("n_raters", n_raters, 1, MAX_RATERS),
+            n_ood=check_int("n_ood", n_ood, 0, MAX_CASES),
+        )
+
+    def as_json(self) -> str:
+        """The options and the generator version as canonical JSON."""
+        record = {"generator_version": GENERATOR_VERSION, **asdict(self)}
+        record["size"] = list(self.size)
+        return json.dumps(record, sort_keys=True)
+
+    def key(self) -> str:
+        """A short hash naming the data set these options (and this generator) produce."""
+        return hashlib.sha256(self.as_json().encode()).hexdigest()[:12]
+
+
+OPTION_NAMES = tuple(SyntheticOptions.__dataclass_fields__)

@@ -1,0 +1,71 @@
+"""What a run stores after training: an optional temperature, and the in-distribution validation
+scores that the OOD flag compares new images with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seguq.data.arrays import load_case, match_channels
+from seguq.data.case import Case
+from seguq.data.sources import Source
+from seguq.engine.checkpoint import load_method, read_checkpoint, save_checkpoint
+from seguq.engine.ood_reference import OODReference
+from seguq.engine.predict import sample_case
+from seguq.methods import Method
+from seguq.metrics.calibration import fit_temperature
+from seguq.uncertainty import compute_maps, image_score, mean_probs
+
+
+def finish_run(run_dir: Path, source: Source, val_cases: list[Case]) -> None:
+    """Fit the temperature (when `method.calibrate`) and store the OOD reference of `run_dir`."""
+    best = run_dir / "checkpoints" / "best.pt"
+    method = load_method(best)
+    config = method.config
+    images = [_image(case, source, method) for case in val_cases]
+    if config.method.calibrate:
+        method.temperature.fill_(_fit(method, images, config.data.slice_axis, config.train.seed))
+        info = read_checkpoint(best)["info"]
+        save_checkpoint(method, best, **info, temperature=float(method.temperature))
+    scores = []
+    for image, _ in images:
+        probs = sample_case(
+            method,
+            image,
+            None,
+            slice_axis=config.data.slice_axis,
+            patch_size=config.data.patch_size,
+            overlap=config.predict.overlap,
+        )
+        batch = probs[:, None]
+        umap = compute_maps(batch, [config.predict.ood_map])[config.predict.ood_map]
+        labels = mean_probs(batch).argmax(1)
+        scores.append(
+            float(image_score(umap, method=config.predict.ood_score, prediction=labels)[0])
+        )
+    OODReference(scores, config.predict.ood_score, config.predict.ood_map).save(run_dir)
+
+
+def _image(case: Case, source: Source, method: Method) -> tuple[np.ndarray, np.ndarray]:
+    arrays = load_case(case, source)
+    return match_channels(arrays.image, method.in_channels, case.image), arrays.masks[0]
+
+
+@torch.no_grad()
+def _fit(
+    method: Method, images: list[tuple[np.ndarray, np.ndarray]], slice_axis: int, seed: int
+) -> float:
+    """Temperature minimising the NLL of the method's logits on the validation pixels."""
+    from seguq.data.arrays import to_slices
+
+    logits, labels = [], []
+    for image, mask in images:
+        planes = to_slices(image, slice_axis) if image.ndim == 4 else [image]
+        masks = to_slices(mask[None], slice_axis) if image.ndim == 4 else [mask[None]]
+        for plane, lab in zip(planes, masks, strict=True):
+            out = method.logits(torch.from_numpy(np.ascontiguousarray(plane))[None])
+            logits.append(out.movedim(1, -1).reshape(-1, out.shape[1]))
+            labels.append(torch.from_numpy(np.ascontiguousarray(lab[0])).reshape(-1))
+    return fit_temperature(torch.cat(logits), torch.cat(labels), max_samples=500_000, seed=seed)

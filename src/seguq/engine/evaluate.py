@@ -1,0 +1,252 @@
+"""Evaluation of a prediction folder against a labelled source: segmentation per case, class and
+domain; calibration and error detection when probabilities and maps were saved; image-level triage
+(AURC, filtered Dice); OOD detection against a second prediction folder or source."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from seguq.data.arrays import load_case
+from seguq.data.case import select_cases
+from seguq.data.io import atomic_write, read_mask
+from seguq.data.maps import MAP_ENDINGS, MASK_ENDINGS, find_output, read_map
+from seguq.data.sources import load_source
+from seguq.errors import SeguqError
+from seguq.metrics.calibration import CalibrationAccumulator
+from seguq.metrics.error_detection import (
+    ErrorDetectionAccumulator,
+    aurc,
+    e_aurc,
+    filtered_dice_auc,
+    filtered_dice_curve,
+)
+from seguq.metrics.ood import ood_scores
+from seguq.metrics.segmentation import aggregate_segmentation_scores, segmentation_scores
+
+CONVENTIONS = (
+    "Dice/IoU/HD95/ASSD per foreground class against the first annotator. Both masks empty: "
+    "dice 1, iou 1, hd95 0, assd 0. Exactly one empty: dice 0, iou 0, hd95/assd NaN (undefined; "
+    "skipped in means and counted in n_skipped). Distances in the image's spacing units."
+)
+
+
+def read_prediction_info(pred_dir: Path) -> dict:
+    """prediction.json of a prediction folder.
+
+    Raises:
+        SeguqError: the folder is missing or is not a seguq prediction folder.
+    """
+    path = Path(pred_dir) / "prediction.json"
+    if not Path(pred_dir).is_dir():
+        raise SeguqError(f"--pred {pred_dir}: folder not found")
+    if not path.is_file():
+        raise SeguqError(
+            f"--pred {pred_dir}: not a seguq prediction folder (missing prediction.json)"
+        )
+    return json.loads(path.read_text())
+
+
+def read_scores(pred_dir: Path) -> dict[str, float]:
+    """Image scores from scores.csv, by case id."""
+    path = Path(pred_dir) / "scores.csv"
+    if not path.is_file():
+        raise SeguqError(f"{pred_dir}: missing scores.csv")
+    with path.open() as handle:
+        return {row["id"]: float(row["score"]) for row in csv.DictReader(handle)}
+
+
+def evaluate(
+    pred_dir: Path,
+    data: str | Path,
+    out_file: Path,
+    *,
+    splits: Sequence[str] | None = None,
+    domains: Sequence[str] | None = None,
+    label_map: dict[int, int] | None = None,
+    ood_data: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Score a prediction folder against the labelled cases of `data`.
+
+    Writes `out_file` (JSON: per-case rows, summaries per class and domain, and every data-set
+    metric) and the per-case table beside it (same name, `.csv`).
+
+    Raises:
+        SeguqError: missing predictions, bad source or selection, or an existing output.
+    """
+    pred_dir, out_file = Path(pred_dir), Path(out_file)
+    info = read_prediction_info(pred_dir)
+    if out_file.exists() and not overwrite:
+        raise SeguqError(f"--out {out_file}: file exists (use --overwrite)")
+    source = load_source(data, label_map=label_map)
+    cases = [c for c in source.cases if c.masks]
+    if not cases:
+        raise SeguqError(f"{source.name}: no case has a mask to evaluate against")
+    if splits or domains:
+        cases = select_cases(
+            cases,
+            splits=list(splits or []) or None,
+            domains=list(domains or []) or None,
+            source=source.name,
+        )
+    num_classes = max(len(info.get("class_names") or []), source.num_classes)
+    class_names = list(info.get("class_names") or source.class_names)
+    class_names += [f"class{k}" for k in range(len(class_names), num_classes)]
+    scores = read_scores(pred_dir)
+    calibration = CalibrationAccumulator()
+    detectors = {name: ErrorDetectionAccumulator(seed=0) for name in info.get("maps", [])}
+    rows, per_case, image_scores, image_dice = [], [], [], []
+    for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress):
+        mask_path = find_output(pred_dir, case.id, "mask", MASK_ENDINGS)
+        if mask_path is None:
+            raise SeguqError(
+                f"{pred_dir}: no prediction for case '{case.id}' (expected {case.id}_mask.*)"
+            )
+        pred, _ = read_mask(mask_path)
+        arrays = load_case(case, source)
+        truth = arrays.masks[0]
+        if pred.shape != truth.shape:
+            raise SeguqError(
+                f"{mask_path}: shape {pred.shape} differs from the mask's {truth.shape}"
+            )
+        spacing = arrays.geometry.spacing or None
+        case_scores = segmentation_scores(pred, truth, num_classes, spacing=spacing)
+        per_case.append((case.domain, case_scores))
+        for k, values in case_scores.items():
+            rows.append({"id": case.id, "domain": case.domain, "class": class_names[k], **values})
+        mean_dice = float(np.mean([v["dice"] for v in case_scores.values()]))
+        if case.id in scores:
+            image_scores.append(scores[case.id])
+            image_dice.append(mean_dice)
+        _accumulate_pixels(pred_dir, case.id, pred, truth, calibration, detectors)
+    result = {
+        "pred": str(pred_dir),
+        "data": str(data),
+        "method": info.get("method"),
+        "cases": len(cases),
+        "conventions": CONVENTIONS,
+        "segmentation": _summaries(per_case, class_names),
+        "per_case": rows,
+    }
+    if info.get("probabilities"):
+        result["calibration"] = calibration.compute()
+    if detectors:
+        result["error_detection"] = {name: acc.compute() for name, acc in detectors.items()}
+    if len(image_scores) >= 2:
+        risk = 1.0 - np.asarray(image_dice)
+        fractions, curve = filtered_dice_curve(image_scores, image_dice)
+        result["triage"] = {
+            "aurc": aurc(image_scores, risk),
+            "e_aurc": e_aurc(image_scores, risk),
+            "filtered_dice_auc": filtered_dice_auc(image_scores, image_dice),
+            "filtered_dice_curve": {"retained": fractions.tolist(), "dice": curve.tolist()},
+        }
+    if ood_data is not None:
+        result["ood"] = ood_detection(
+            pred_dir, info, [scores[c.id] for c in cases if c.id in scores], ood_data
+        )
+    _write(out_file, result, rows)
+    return result
+
+
+def _accumulate_pixels(
+    pred_dir: Path,
+    case_id: str,
+    pred: np.ndarray,
+    truth: np.ndarray,
+    calibration: CalibrationAccumulator,
+    detectors: dict[str, ErrorDetectionAccumulator],
+) -> None:
+    probs_path = find_output(pred_dir, case_id, "probs", MAP_ENDINGS)
+    if probs_path is not None:
+        probs = read_map(probs_path, truth.ndim)
+        calibration.update(torch.from_numpy(probs)[None], torch.from_numpy(truth)[None])
+    errors = torch.from_numpy(pred != truth)[None]
+    for name, accumulator in detectors.items():
+        path = find_output(pred_dir, case_id, name, MAP_ENDINGS)
+        if path is None:
+            raise SeguqError(f"{pred_dir}: missing '{name}' map of case '{case_id}'")
+        accumulator.update(torch.from_numpy(read_map(path, truth.ndim))[None], errors)
+
+
+def ood_detection(pred_dir: Path, info: dict, in_scores: list[float], ood_data: str | Path) -> dict:
+    """OOD AUROC/AUPR/FPR95 of the image score: this folder's cases vs an OOD set.
+
+    `ood_data` is either a prediction folder (its scores.csv is used) or a data source, which is
+    then predicted with the same model and settings into a temporary folder.
+    """
+    ood_path = Path(ood_data)
+    if (ood_path / "scores.csv").is_file():
+        out_scores = list(read_scores(ood_path).values())
+    else:
+        from seguq.engine.predict import predict
+
+        with tempfile.TemporaryDirectory(prefix="seguq-ood-") as tmp:
+            predict(
+                Path(info["model"]),
+                ood_data,
+                Path(tmp) / "pred",
+                samples=info.get("samples") or None,
+                maps=[],
+                save_probs=False,
+                progress=False,
+            )
+            out_scores = list(read_scores(Path(tmp) / "pred").values())
+    if len(in_scores) < 1 or len(out_scores) < 1:
+        raise SeguqError(f"--ood-data {ood_data}: need scores for both sets")
+    result = ood_scores(in_scores, out_scores)
+    return {**result, "n_in": len(in_scores), "n_out": len(out_scores), "ood_data": str(ood_data)}
+
+
+def _summaries(per_case: list[tuple[str, dict]], class_names: list[str]) -> dict:
+    def named(summary: dict) -> dict:
+        return {class_names[k]: v for k, v in summary.items()}
+
+    overall = aggregate_segmentation_scores([scores for _, scores in per_case])
+    domains = sorted({domain for domain, _ in per_case})
+    by_domain = {
+        d: named(aggregate_segmentation_scores([s for dom, s in per_case if dom == d]))
+        for d in domains
+    }
+    mean_dice = [v["dice"]["mean"] for v in overall.values() if not math.isnan(v["dice"]["mean"])]
+    return {
+        "mean_dice": float(np.mean(mean_dice)) if mean_dice else math.nan,
+        "per_class": named(overall),
+        "per_domain": by_domain,
+    }
+
+
+def json_safe(value):
+    """NaN and infinities -> None (JSON has no NaN); numpy scalars -> Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _write(out_file: Path, result: dict, rows: list[dict]) -> None:
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(json_safe(result), indent=2)
+    atomic_write(out_file, lambda tmp: tmp.write_text(text))
+    buffer = io.StringIO()
+    fields = ["id", "domain", "class", "dice", "iou", "hd95", "assd"]
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(out_file.with_suffix(".csv"), lambda tmp: tmp.write_text(buffer.getvalue()))

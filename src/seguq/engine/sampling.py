@@ -1,0 +1,59 @@
+"""Whole-image sampling: sliding windows over images larger than the training patch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from monai.inferers import sliding_window_inference
+
+from seguq.methods.base import Method
+
+
+@torch.no_grad()
+def sample_image(
+    method: Method,
+    image: torch.Tensor,
+    n: int | None,
+    patch_size: Sequence[int],
+    *,
+    overlap: float = 0.25,
+    window_batch: int = 4,
+) -> torch.Tensor:
+    """S samples of class probabilities for whole images of any size.
+
+    Images that fit in one patch are sampled directly; larger ones through MONAI's sliding window,
+    the S samples travelling as extra channels so that every window is sampled once per call.
+
+    Args:
+        method: a trained method in eval mode.
+        image: (B, C, H, W) normalised images.
+        n: samples S (None = the method's default).
+        patch_size: the training patch (h, w).
+        overlap: window overlap fraction.
+        window_batch: windows per forward call.
+
+    Returns:
+        (S, B, K, H, W) probabilities.
+    """
+    h, w = image.shape[-2:]
+    if h <= patch_size[0] and w <= patch_size[1]:
+        return method.sample(image, n)
+    shape: dict[str, int] = {}
+
+    def predictor(windows: torch.Tensor) -> torch.Tensor:
+        probs = method.sample(windows, n)  # (S, b, K, h, w)
+        shape["S"], shape["K"] = probs.shape[0], probs.shape[2]
+        return probs.movedim(0, 1).flatten(1, 2)  # (b, S*K, h, w)
+
+    stitched = sliding_window_inference(
+        image,
+        roi_size=list(patch_size),
+        sw_batch_size=window_batch,
+        predictor=predictor,
+        overlap=overlap,
+        mode="gaussian",
+    )
+    b = image.shape[0]
+    probs = stitched.reshape(b, shape["S"], shape["K"], h, w).movedim(1, 0)
+    return probs / probs.sum(2, keepdim=True).clamp_min(1e-12)

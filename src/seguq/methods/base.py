@@ -1,0 +1,123 @@
+"""The Method contract and the registry.
+
+Every method answers `sample(x, n)` with S samples of class probabilities, a tensor (S, B, K, H, W).
+Uncertainty maps, metrics, OOD scores and writers consume only that tensor. A new method is one file
+that subclasses `Method` and registers itself with `@register("name")`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from seguq.config import RunConfig
+from seguq.errors import SeguqError
+
+Batch = dict[str, torch.Tensor]
+
+
+class Method(nn.Module):
+    """Base class of every uncertainty method.
+
+    Subclasses implement `loss` (training) and `logit_samples` (inference); the base class turns
+    logit samples into probabilities through the fitted temperature.
+
+    Attributes:
+        name: registry name.
+        default_samples: S used when the user does not choose.
+        member_count: > 1 for methods trained as independent members (deep ensembles); the engine
+            then trains `member_count` copies of `member_method` and loads them with `load_members`.
+    """
+
+    name: ClassVar[str] = ""
+    default_samples: ClassVar[int] = 1
+    member_method: ClassVar[str | None] = None
+
+    def __init__(self, config: RunConfig, in_channels: int, num_classes: int):
+        super().__init__()
+        self.config = config
+        self.in_channels = in_channels
+        self.num_classes = num_classes
+        # Temperature scaling (1 = none); a buffer so it is saved with the weights.
+        self.register_buffer("temperature", torch.ones(()))
+
+    @property
+    def member_count(self) -> int:
+        """How many independently trained members this method needs (1 = trained as one)."""
+        return 1
+
+    def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Training loss for a batch.
+
+        Args:
+            batch: "image" (B, C, H, W) float, "label" (B, H, W) int64.
+
+        Returns:
+            (scalar loss, named scalars to log).
+        """
+        raise NotImplementedError
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Deterministic logits (B, K, H, W): the method's single best guess (used for validation)."""
+        raise NotImplementedError
+
+    def logit_samples(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        """S = n samples of logits, (S, B, K, H, W). Methods with a fixed S may ignore n."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(self, x: torch.Tensor, n: int | None = None) -> torch.Tensor:
+        """S samples of class probabilities.
+
+        Args:
+            x: (B, C, H, W) normalised images.
+            n: number of samples S (None = the method's default).
+
+        Returns:
+            (S, B, K, H, W) probabilities summing to 1 over K.
+        """
+        n = n or self.default_samples
+        logits = self.logit_samples(x, n)
+        return torch.softmax(logits / self.temperature, dim=2)
+
+
+REGISTRY: dict[str, type[Method]] = {}
+
+
+def register(name: str):
+    """Class decorator adding a Method subclass to the registry under `name`."""
+
+    def add(cls: type[Method]) -> type[Method]:
+        cls.name = name
+        REGISTRY[name] = cls
+        return cls
+
+    return add
+
+
+def method_names() -> list[str]:
+    """Registered method names, sorted."""
+    _import_all()
+    return sorted(REGISTRY)
+
+
+def build_method(config: RunConfig, in_channels: int, num_classes: int) -> Method:
+    """Instantiate the method named in `config.method.name`.
+
+    Raises:
+        SeguqError: unknown method name.
+    """
+    _import_all()
+    name = config.method.name
+    if name not in REGISTRY:
+        raise SeguqError(
+            f"--method: unknown method '{name}' (known: {', '.join(sorted(REGISTRY))})"
+        )
+    return REGISTRY[name](config, in_channels, num_classes)
+
+
+def _import_all() -> None:
+    # Importing the package registers every method file.
+    import seguq.methods  # noqa: F401

@@ -1,0 +1,387 @@
+"""How well uncertainty points at errors: pixel-level AUROC/AUPR/UEO and image-level AURC.
+
+Pixel level: the positive class is a misclassified pixel (``predicted_labels(P) != labels``),
+the score is the uncertainty. ``binary_auroc`` and ``average_precision`` are exact on the
+given pixels (ties handled by tie groups; single-class input gives NaN). AUROC and AUPR are
+not averageable over batches, so ``ErrorDetectionAccumulator`` keeps a seeded subsample of
+pixels per case, each kept pixel weighted by (pixels in its case / pixels kept), and computes
+once over the whole data set.
+
+Image level (METHODS.md §5): the risk of an image is 1 - Dice; cases are ranked by confidence
+(low uncertainty first). Where uncertainties tie, the order among them is arbitrary, so the
+curves here use the expectation over a uniformly random order of the tied cases.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from seguq.errors import SeguqError
+
+__all__ = [
+    "ErrorDetectionAccumulator",
+    "aurc",
+    "average_precision",
+    "binary_auroc",
+    "e_aurc",
+    "filtered_dice_auc",
+    "filtered_dice_curve",
+    "optimal_aurc",
+    "uncertainty_error_overlap",
+]
+
+ArrayLike = np.ndarray | torch.Tensor | Sequence[float]
+
+
+def _as_array(values: ArrayLike, name: str, dtype: type = np.float64) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    array = np.asarray(values).reshape(-1).astype(dtype)
+    if dtype is np.float64 and not np.isfinite(array).all():
+        raise SeguqError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def _pairs(
+    scores: ArrayLike, labels: ArrayLike, weights: ArrayLike | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s = _as_array(scores, "scores")
+    y = _as_array(labels, "labels", dtype=bool)
+    w = np.ones_like(s) if weights is None else _as_array(weights, "weights")
+    if not s.size == y.size == w.size:
+        raise SeguqError(
+            f"scores, labels and weights must have the same number of elements, got "
+            f"{s.size}, {y.size} and {w.size}"
+        )
+    return s, y, w
+
+
+def _tie_groups(
+    scores: np.ndarray, labels: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positive and negative weight per distinct score, highest score first."""
+    if scores.size == 0:
+        return np.zeros(0), np.zeros(0)
+    order = np.argsort(-scores, kind="stable")
+    s, y, w = scores[order], labels[order], weights[order]
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(s)) + 1])
+    positive = np.add.reduceat(np.where(y, w, 0.0), starts)
+    negative = np.add.reduceat(np.where(y, 0.0, w), starts)
+    return positive, negative
+
+
+def binary_auroc(scores: ArrayLike, labels: ArrayLike, weights: ArrayLike | None = None) -> float:
+    """Area under the ROC curve: P(score of a positive > score of a negative) + 0.5 P(tie).
+
+    This is the Mann-Whitney U statistic with average ranks for ties, U / (n_pos n_neg),
+    evaluated per tie group so that it also accepts sample weights.
+
+    Args:
+        scores: (N,) higher = more likely positive.
+        labels: (N,) bool or 0/1.
+        weights: optional (N,) non-negative sample weights.
+
+    Returns:
+        AUROC in [0, 1]; NaN when only one class is present.
+
+    Raises:
+        SeguqError: for mismatched lengths or non-finite scores.
+    """
+    positive, negative = _tie_groups(*_pairs(scores, labels, weights))
+    total_pos, total_neg = positive.sum(), negative.sum()
+    if total_pos == 0 or total_neg == 0:
+        return math.nan
+    negative_below = total_neg - np.cumsum(negative)
+    u_statistic = np.sum(positive * (negative_below + 0.5 * negative))
+    return float(u_statistic / (total_pos * total_neg))
+
+
+def average_precision(
+    scores: ArrayLike, labels: ArrayLike, weights: ArrayLike | None = None
+) -> float:
+    """Average precision (area under the precision-recall curve, step-wise).
+
+    AP = sum_t (R_t - R_{t-1}) P_t over the distinct score thresholds t, highest first; tied
+    scores enter together (as in scikit-learn). A constant score gives the positive rate.
+
+    Args:
+        scores: (N,) higher = more likely positive.
+        labels: (N,) bool or 0/1.
+        weights: optional (N,) non-negative sample weights.
+
+    Returns:
+        AP in [0, 1]; NaN when only one class is present (undefined without positives,
+        trivially 1 without negatives).
+
+    Raises:
+        SeguqError: for mismatched lengths or non-finite scores.
+    """
+    positive, negative = _tie_groups(*_pairs(scores, labels, weights))
+    total_pos, total_neg = positive.sum(), negative.sum()
+    if total_pos == 0 or total_neg == 0:
+        return math.nan
+    true_pos = np.cumsum(positive)
+    precision = true_pos / (true_pos + np.cumsum(negative))
+    return float(np.sum(positive / total_pos * precision))
+
+
+def uncertainty_error_overlap(
+    uncertainty: ArrayLike, errors: ArrayLike, weights: ArrayLike | None = None
+) -> float:
+    """UEO: max over thresholds t of Dice((uncertainty >= t), errors).
+
+    Exact: every distinct uncertainty value is tried as a threshold.
+
+    Args:
+        uncertainty: (N,) or any shape, flattened.
+        errors: same number of elements, bool error mask.
+        weights: optional sample weights.
+
+    Returns:
+        UEO in [0, 1]; NaN when there is no error pixel.
+
+    Raises:
+        SeguqError: for mismatched lengths or non-finite values.
+    """
+    positive, negative = _tie_groups(*_pairs(uncertainty, errors, weights))
+    total_pos = positive.sum()
+    if total_pos == 0:
+        return math.nan
+    true_pos = np.cumsum(positive)
+    flagged = true_pos + np.cumsum(negative)
+    return float(np.max(2.0 * true_pos / (flagged + total_pos)))
+
+
+class ErrorDetectionAccumulator:
+    """Pixel-level error detection over a data set from a seeded per-case subsample.
+
+    Each case keeps at most ``max_pixels_per_case`` (uncertainty, error) pairs, drawn without
+    replacement by a generator seeded with ``seed`` (all pixels when the case is smaller); each
+    kept pixel carries the weight n_case / n_kept, so the pooled metrics estimate the metrics
+    over all pixels of the data set. The result depends on the order of updates only through
+    the random stream.
+
+    Args:
+        max_pixels_per_case: pixels kept per case.
+        seed: seed of the subsampling.
+
+    Raises:
+        SeguqError: if max_pixels_per_case < 1.
+    """
+
+    def __init__(self, max_pixels_per_case: int = 20000, seed: int = 0) -> None:
+        if max_pixels_per_case < 1:
+            raise SeguqError(f"max_pixels_per_case must be >= 1, got {max_pixels_per_case}")
+        self.max_pixels_per_case = max_pixels_per_case
+        self.seed = seed
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything accumulated so far and restart the random stream."""
+        self._rng = np.random.default_rng(self.seed)
+        self._scores: list[np.ndarray] = []
+        self._errors: list[np.ndarray] = []
+        self._weights: list[np.ndarray] = []
+        self._cases = 0
+        self._pixels = 0
+
+    def update(self, uncertainty: torch.Tensor, errors: torch.Tensor) -> None:
+        """Add a batch of cases.
+
+        Args:
+            uncertainty: uncertainty map, (B, *spatial).
+            errors: bool, True where the prediction is wrong, (B, *spatial); e.g.
+                ``predicted_labels(P) != labels``.
+
+        Raises:
+            SeguqError: if the shapes differ or the uncertainty is not finite.
+        """
+        if uncertainty.shape != errors.shape or uncertainty.ndim < 1:
+            raise SeguqError(
+                f"uncertainty (B, *spatial) and errors must have the same shape, got "
+                f"{tuple(uncertainty.shape)} and {tuple(errors.shape)}"
+            )
+        scores = uncertainty.detach().reshape(uncertainty.shape[0], -1).float().cpu().numpy()
+        wrong = errors.detach().reshape(errors.shape[0], -1).bool().cpu().numpy()
+        if not np.isfinite(scores).all():
+            raise SeguqError("uncertainty map contains NaN or infinite values")
+        for case_scores, case_errors in zip(scores, wrong, strict=True):
+            n = case_scores.size
+            if n > self.max_pixels_per_case:
+                keep = self._rng.choice(n, self.max_pixels_per_case, replace=False)
+                case_scores, case_errors = case_scores[keep], case_errors[keep]
+            self._scores.append(case_scores)
+            self._errors.append(case_errors)
+            self._weights.append(np.full(case_scores.size, n / case_scores.size))
+            self._cases += 1
+            self._pixels += n
+
+    def compute(self) -> dict[str, float]:
+        """Metrics over everything seen so far.
+
+        Returns:
+            ``{"auroc", "aupr", "ueo", "error_rate": float, "num_cases", "num_pixels",
+            "num_sampled": int}``; the metrics are NaN when nothing (or one class) was seen.
+        """
+        scores = np.concatenate([np.zeros(0, np.float32), *self._scores]).astype(np.float64)
+        errors = np.concatenate([np.zeros(0, bool), *self._errors])
+        weights = np.concatenate([np.zeros(0), *self._weights])
+        total = np.sum(weights)
+        return {
+            "auroc": binary_auroc(scores, errors, weights),
+            "aupr": average_precision(scores, errors, weights),
+            "ueo": uncertainty_error_overlap(scores, errors, weights),
+            "error_rate": float(np.sum(weights * errors) / total) if total else math.nan,
+            "num_cases": self._cases,
+            "num_pixels": self._pixels,
+            "num_sampled": int(scores.size),
+        }
+
+
+def _image_pairs(uncertainty: ArrayLike, values: ArrayLike, name: str) -> tuple[np.ndarray, ...]:
+    u = _as_array(uncertainty, "image_uncertainty")
+    v = _as_array(values, name)
+    if u.size != v.size or u.size == 0:
+        raise SeguqError(
+            f"image_uncertainty and {name} must be non-empty and of equal length, got "
+            f"{u.size} and {v.size}"
+        )
+    return u, v
+
+
+def _expected_cumsum(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Cumulative sums of ``values`` ordered by ascending key, averaged over tie orders."""
+    order = np.argsort(keys, kind="stable")
+    k, v = keys[order], values[order]
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(k)) + 1])
+    sizes = np.diff(np.concatenate([starts, [k.size]]))
+    group_sum = np.add.reduceat(v, starts)
+    before = np.cumsum(group_sum) - group_sum
+    group = np.repeat(np.arange(starts.size), sizes)
+    rank_in_group = np.arange(k.size) - starts[group] + 1
+    return before[group] + rank_in_group / sizes[group] * group_sum[group]
+
+
+def _aurc_of(order_keys: np.ndarray, risk: np.ndarray) -> float:
+    coverage_counts = np.arange(1, risk.size + 1)
+    return float(np.mean(_expected_cumsum(order_keys, risk) / coverage_counts))
+
+
+def aurc(image_uncertainty: ArrayLike, image_risk: ArrayLike) -> float:
+    """Area under the risk-coverage curve.
+
+    Cases are accepted most confident (lowest uncertainty) first; AURC is the mean of the
+    selective risk (mean risk of the accepted cases) over coverages 1/N, 2/N, ..., N/N.
+
+    Args:
+        image_uncertainty: (N,) one score per case.
+        image_risk: (N,) e.g. 1 - Dice.
+
+    Returns:
+        AURC, in the units of the risk.
+
+    Raises:
+        SeguqError: for empty or mismatched inputs, or non-finite values.
+    """
+    uncertainty, risk = _image_pairs(image_uncertainty, image_risk, "image_risk")
+    return _aurc_of(uncertainty, risk)
+
+
+def optimal_aurc(image_risk: ArrayLike) -> float:
+    """AURC of the oracle ranking (cases sorted by their own risk).
+
+    Args:
+        image_risk: (N,) e.g. 1 - Dice.
+
+    Returns:
+        The smallest AURC any ranking can reach.
+
+    Raises:
+        SeguqError: for empty input or non-finite values.
+    """
+    risk = _as_array(image_risk, "image_risk")
+    if risk.size == 0:
+        raise SeguqError("image_risk must be non-empty")
+    return _aurc_of(risk, risk)
+
+
+def e_aurc(image_uncertainty: ArrayLike, image_risk: ArrayLike) -> float:
+    """Excess AURC: AURC - optimal AURC (0 for a ranking as good as the oracle).
+
+    Args:
+        image_uncertainty: (N,) one score per case.
+        image_risk: (N,) e.g. 1 - Dice.
+
+    Returns:
+        E-AURC >= 0.
+
+    Raises:
+        SeguqError: for empty or mismatched inputs, or non-finite values.
+    """
+    uncertainty, risk = _image_pairs(image_uncertainty, image_risk, "image_risk")
+    return _aurc_of(uncertainty, risk) - _aurc_of(risk, risk)
+
+
+DEFAULT_RETAINED_FRACTIONS = tuple(round(1.0 - 0.1 * i, 10) for i in range(10))
+
+
+def filtered_dice_curve(
+    image_uncertainty: ArrayLike,
+    image_dice: ArrayLike,
+    fractions: Sequence[float] = DEFAULT_RETAINED_FRACTIONS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean Dice of the cases retained when the most uncertain ones are referred.
+
+    For each retained fraction f, the ceil(f N) least uncertain cases are kept (at least one).
+
+    Args:
+        image_uncertainty: (N,) one score per case.
+        image_dice: (N,) Dice per case.
+        fractions: retained fractions in (0, 1]; default 1.0, 0.9, ..., 0.1.
+
+    Returns:
+        ``(fractions, mean_dice)``, each (F,), in the order of ``fractions``.
+
+    Raises:
+        SeguqError: for empty or mismatched inputs, non-finite values or a fraction outside
+            (0, 1].
+    """
+    uncertainty, dice_values = _image_pairs(image_uncertainty, image_dice, "image_dice")
+    retained = np.asarray(fractions, dtype=np.float64).reshape(-1)
+    if retained.size == 0 or np.any((retained <= 0) | (retained > 1)):
+        raise SeguqError(f"retained fractions must lie in (0, 1], got {list(retained)}")
+    cumulative = _expected_cumsum(uncertainty, dice_values)
+    kept = np.maximum(1, np.ceil(retained * uncertainty.size - 1e-9).astype(int))
+    return retained, cumulative[kept - 1] / kept
+
+
+def filtered_dice_auc(
+    image_uncertainty: ArrayLike,
+    image_dice: ArrayLike,
+    fractions: Sequence[float] = DEFAULT_RETAINED_FRACTIONS,
+) -> float:
+    """Area under the filtered-Dice curve, trapezoid rule over the retained fraction.
+
+    Not normalised: with the default fractions (0.1..1.0) a perfect Dice of 1 gives 0.9.
+
+    Args:
+        image_uncertainty: (N,) one score per case.
+        image_dice: (N,) Dice per case.
+        fractions: retained fractions in (0, 1], at least two.
+
+    Returns:
+        The area.
+
+    Raises:
+        SeguqError: as ``filtered_dice_curve``, or fewer than two fractions.
+    """
+    retained, mean_dice = filtered_dice_curve(image_uncertainty, image_dice, fractions)
+    if retained.size < 2:
+        raise SeguqError("filtered_dice_auc needs at least two retained fractions")
+    order = np.argsort(retained)
+    x, y = retained[order], mean_dice[order]
+    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0))

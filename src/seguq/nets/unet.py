@@ -1,0 +1,154 @@
+"""A 2D U-Net that exposes its skip features.
+
+`encode` returns the features of every resolution level; `decode` fuses them back, and takes optional
+extra tensors per skip level, concatenated at the `cat([upsampled, skip])` point: that is where
+stochastic skip modules (HUE) attach.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seguq.config import NetConfig
+from seguq.errors import SeguqError
+from seguq.nets.blocks import ConvBlock
+
+PLACEMENTS = ("decoder", "encoder", "all", "bottleneck")
+
+
+class UNet(nn.Module):
+    """Encoder -> decoder with skip connections -> 1x1 head.
+
+    Args:
+        in_channels: image channels C.
+        num_classes: output classes K.
+        widths: channels per level, finest first; len(widths) - 1 down-sampling steps.
+        norm: "instance" | "batch" | "group" | "none".
+        dropout: dropout rate of the blocks selected by `dropout_placement`.
+        dropout_placement: "decoder" | "encoder" | "all" | "bottleneck".
+        skip_extra_channels: extra channels concatenated at each skip level (finest first), e.g.
+            latent samples; None or 0 for none.
+
+    Shapes: forward (B, C, H, W) -> logits (B, K, H, W), any H, W (padded internally to a multiple
+    of 2 ** (len(widths) - 1) and cropped back).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        widths: list[int],
+        norm: str = "instance",
+        dropout: float = 0.0,
+        dropout_placement: str = "decoder",
+        skip_extra_channels: list[int] | None = None,
+    ):
+        super().__init__()
+        if len(widths) < 2:
+            raise SeguqError(f"net.widths: need at least 2 levels, got {widths}")
+        if dropout_placement not in PLACEMENTS:
+            raise SeguqError(
+                f"net.dropout_placement: unknown '{dropout_placement}' (known: {', '.join(PLACEMENTS)})"
+            )
+        depth = len(widths) - 1
+        extras = list(skip_extra_channels or [0] * depth)
+        if len(extras) != depth:
+            raise SeguqError(f"skip_extra_channels: need {depth} values, got {extras}")
+        enc_p = dropout if dropout_placement in ("encoder", "all") else 0.0
+        dec_p = dropout if dropout_placement in ("decoder", "all") else 0.0
+        mid_p = dropout if dropout_placement in ("bottleneck", "all", "encoder") else 0.0
+        self.widths = list(widths)
+        self.skip_extra_channels = extras
+        self.encoder = nn.ModuleList(
+            [ConvBlock(in_channels, widths[0], norm, enc_p)]
+            + [ConvBlock(widths[i - 1], widths[i], norm, enc_p) for i in range(1, depth)]
+        )
+        self.bottleneck = ConvBlock(widths[depth - 1], widths[depth], norm, mid_p)
+        self.up = nn.ModuleList(
+            [nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in range(depth)]
+        )
+        self.decoder = nn.ModuleList(
+            [ConvBlock(2 * widths[i] + extras[i], widths[i], norm, dec_p) for i in range(depth)]
+        )
+        self.head = nn.Conv2d(widths[0], num_classes, 1)
+
+    @property
+    def depth(self) -> int:
+        """Number of skip connections (= down-sampling steps)."""
+        return len(self.widths) - 1
+
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Encoder features, finest first; the last element is the bottleneck.
+
+        Args:
+            x: (B, C, H, W) with H, W multiples of 2 ** depth.
+
+        Returns:
+            depth + 1 tensors; level i has shape (B, widths[i], H / 2**i, W / 2**i).
+        """
+        features = []
+        for block in self.encoder:
+            x = block(x)
+            features.append(x)
+            x = F.max_pool2d(x, 2)
+        features.append(self.bottleneck(x))
+        return features
+
+    def decode(
+        self, features: list[torch.Tensor], skip_extras: list[torch.Tensor | None] | None = None
+    ) -> torch.Tensor:
+        """Decoder features at full resolution.
+
+        Args:
+            features: the output of `encode` (its batch size may be repeated by the caller).
+            skip_extras: per skip level (finest first) a tensor (B, extra_i, h_i, w_i) or None.
+
+        Returns:
+            (B, widths[0], H, W).
+        """
+        x = features[-1]
+        for level in reversed(range(self.depth)):
+            parts = [self.up[level](x), features[level]]
+            if skip_extras is not None and skip_extras[level] is not None:
+                parts.append(skip_extras[level])
+            x = self.decoder[level](torch.cat(parts, dim=1))
+        return x
+
+    def pad(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """Pad (B, C, H, W) on the bottom/right to a multiple of 2 ** depth; returns the original size."""
+        multiple = 2**self.depth
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % multiple, (-w) % multiple
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate" if min(h, w) > 1 else "constant")
+        return x, (h, w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (B, K, H, W) for images (B, C, H, W)."""
+        x, (h, w) = self.pad(x)
+        return self.head(self.decode(self.encode(x)))[..., :h, :w]
+
+
+def build_unet(
+    config: NetConfig,
+    in_channels: int,
+    num_classes: int,
+    *,
+    dropout: float | None = None,
+    dropout_placement: str | None = None,
+    skip_extra_channels: list[int] | None = None,
+) -> UNet:
+    """A U-Net from the run's net config; keyword overrides let a method change dropout."""
+    return UNet(
+        in_channels,
+        num_classes,
+        config.widths,
+        norm=config.norm,
+        dropout=config.dropout if dropout is None else dropout,
+        dropout_placement=config.dropout_placement
+        if dropout_placement is None
+        else dropout_placement,
+        skip_extra_channels=skip_extra_channels,
+    )
