@@ -133,10 +133,13 @@ def _train_overrides(args: argparse.Namespace) -> dict:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "train":
         from seguq.config import load_config
+        from seguq.engine.run_folder import is_worker_process
         from seguq.engine.train import train
 
         config = load_config(args.config, _train_overrides(args))
         result = train(config, args.out, overwrite=args.overwrite, resume=args.resume)
+        if is_worker_process():
+            return 0
         print(
             f"trained {config.method.name}: best val Dice {result.val_dice:.4f} "
             f"in {result.seconds:.0f} s -> {result.run_dir}"
@@ -177,7 +180,8 @@ def _run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
         print(
-            f"evaluated {result['cases']} cases: mean Dice {result['segmentation']['mean_dice']:.4f}"
+            f"evaluated {result['cases']} cases: "
+            f"mean Dice {result['segmentation']['mean_dice']:.4f}"
             f" -> {args.out} and {args.out.with_suffix('.csv')}"
         )
     elif args.command == "demo":
@@ -198,11 +202,28 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_lightning() -> None:
+    """Hide Lightning's start-up notes (GPU availability, tips): noise on the command line.
+
+    Lightning sets its loggers' level when it is imported, so it is imported here first.
+    """
+    import warnings
+
+    import lightning  # noqa: F401
+
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `seguq` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     logging.basicConfig(level=logging.INFO if debug else logging.WARNING, format="%(message)s")
+    if not debug:
+        _quiet_lightning()
     try:
         args = build_parser().parse_args(argv)
         return _run(args)

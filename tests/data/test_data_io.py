@@ -100,7 +100,9 @@ def test_tiff_images_and_float_maps(tmp_path, rng):
     np.testing.assert_array_equal(tifffile.imread(out), values)
     np.testing.assert_array_equal(read_image(out)[0], values)
     labels = rng.integers(0, 3, (6, 5))
-    np.testing.assert_array_equal(read_mask(write_mask(tmp_path / "m", labels, geometry))[0], labels)
+    np.testing.assert_array_equal(
+        read_mask(write_mask(tmp_path / "m", labels, geometry))[0], labels
+    )
 
 
 def test_npy_maps_for_2d(tmp_path, write, rng):
@@ -199,8 +201,9 @@ def test_colour_masks(tmp_path, write):
 
 def test_nifti_masks_are_rounded_or_refused(tmp_path, write):
     near = np.array([[[0.0], [1.0000001]], [[2.0], [0.0]]], np.float32)
-    np.testing.assert_array_equal(read_mask(write.nifti(tmp_path / "ok.nii.gz", near))[0][..., 0],
-                                  [[0, 1], [2, 0]])
+    np.testing.assert_array_equal(
+        read_mask(write.nifti(tmp_path / "ok.nii.gz", near))[0][..., 0], [[0, 1], [2, 0]]
+    )
     half = np.full((2, 2, 1), 0.5, np.float32)
     with pytest.raises(SeguqError, match=r"half\.nii\.gz.*non-integer"):
         read_mask(write.nifti(tmp_path / "half.nii.gz", half))

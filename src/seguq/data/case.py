@@ -76,6 +76,7 @@ def select_cases(
     ]
     if not chosen:
         raise SeguqError(
-            f"{source}: the selection (splits={splits or 'all'}, domains={domains or 'all'}) is empty"
+            f"{source}: the selection (splits={splits or 'all'}, "
+            f"domains={domains or 'all'}) is empty"
         )
     return chosen

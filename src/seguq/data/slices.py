@@ -80,7 +80,8 @@ def load_slices(
 class PatchDataset(Dataset):
     """Random patches of the training slices, with one annotator's mask per item.
 
-    Each item is {"image": (C, h, w) float32, "label": (h, w) int64} with (h, w) = patch_size; slices
+    Each item is {"image": (C, h, w) float32, "label": (h, w) int64} with (h, w) = patch_size;
+    slices
     smaller than the patch are zero-padded (label 0). The annotator is random per item
     (`rater="random"`) or always the first.
     """

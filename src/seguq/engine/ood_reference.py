@@ -1,5 +1,6 @@
 """The in-distribution reference for the OOD flag: image scores of the validation cases, stored in
-the run at the end of training; a new image is flagged when its score exceeds a percentile of them."""
+the run at the end of training; a new image is flagged when its score exceeds a percentile of
+them."""
 
 from __future__ import annotations
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +62,8 @@ def split_cases(source: Source, config: RunConfig) -> tuple[list[Case], list[Cas
     train_split = [data.train_split] if data.train_split and data.train_split in splits else None
     if data.train_split and data.train_split not in splits and splits != {""}:
         raise SeguqError(
-            f"{source.name}: unknown split '{data.train_split}' (known: {', '.join(sorted(splits))})"
+            f"{source.name}: unknown split '{data.train_split}' "
+            f"(known: {', '.join(sorted(splits))})"
         )
     train = select_cases(
         labelled, splits=train_split, domains=data.train_domains or None, source=source.name
@@ -164,20 +169,38 @@ def fit_method(
     ckpt = str(resume_ckpt) if resume and resume_ckpt.is_file() else None
     if ckpt:
         saver.best = _previous_best(folder / "best.pt")
-    trainer.fit(task, train_loader, val_loader, ckpt_path=ckpt)
+    with _kept_log(run_dir / "logs" / "metrics.csv", keep=ckpt is not None):
+        trainer.fit(task, train_loader, val_loader, ckpt_path=ckpt)
     if not trainer.is_global_zero:
         return float("nan")
     return saver.best
 
 
 class _ResumeCheckpoint(Callback):
-    """Saves the full Lightning state (optimiser, schedule, epoch) after every epoch for --resume."""
+    """Saves the full Lightning state (optimiser, schedule, epoch) each epoch, for --resume."""
 
     def __init__(self, path: Path):
         self.path = path
 
     def on_train_epoch_end(self, trainer: L.Trainer, task: SegmentationTask) -> None:
         trainer.save_checkpoint(self.path)
+
+
+@contextmanager
+def _kept_log(path: Path, *, keep: bool) -> Iterator[None]:
+    """On resume, keep the earlier epochs' rows: Lightning's CSV logger rewrites metrics.csv."""
+    previous = path.read_text() if keep and path.is_file() and not is_worker_process() else None
+    yield
+    if previous is None or not path.is_file():
+        return
+    old = list(csv.DictReader(io.StringIO(previous)))
+    new = list(csv.DictReader(io.StringIO(path.read_text())))
+    fields = list(dict.fromkeys([*(old[0] if old else {}), *(new[0] if new else {})]))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(old + new)
+    path.write_text(buffer.getvalue())
 
 
 def _previous_best(path: Path) -> float:
@@ -198,7 +221,8 @@ def train(
     ood_reference.json (in-distribution validation scores for the OOD flag) and train_summary.json.
 
     Args:
-        config: the run's configuration (modified in place: data channels and classes are filled in).
+        config: the run's configuration (modified in place: data channels and classes are
+            filled in).
         out: the run folder.
         overwrite: replace an existing run folder.
         resume: continue an interrupted run in `out` from its last epoch.

@@ -60,7 +60,7 @@ class Method(nn.Module):
         raise NotImplementedError
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Deterministic logits (B, K, H, W): the method's single best guess (used for validation)."""
+        """Deterministic logits (B, K, H, W): the method's single best guess (for validation)."""
         raise NotImplementedError
 
     def logit_samples(self, x: torch.Tensor, n: int) -> torch.Tensor:

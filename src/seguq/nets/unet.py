@@ -1,8 +1,8 @@
 """A 2D U-Net that exposes its skip features.
 
-`encode` returns the features of every resolution level; `decode` fuses them back, and takes optional
-extra tensors per skip level, concatenated at the `cat([upsampled, skip])` point: that is where
-stochastic skip modules (HUE) attach.
+`encode` returns the features of every resolution level; `decode` fuses them back, and takes
+optional extra tensors per skip level, concatenated at the `cat([upsampled, skip])` point: that is
+where stochastic skip modules (HUE) attach.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ class UNet(nn.Module):
             raise SeguqError(f"net.widths: need at least 2 levels, got {widths}")
         if dropout_placement not in PLACEMENTS:
             raise SeguqError(
-                f"net.dropout_placement: unknown '{dropout_placement}' (known: {', '.join(PLACEMENTS)})"
+                f"net.dropout_placement: unknown '{dropout_placement}' "
+                f"(known: {', '.join(PLACEMENTS)})"
             )
         depth = len(widths) - 1
         extras = list(skip_extra_channels or [0] * depth)
@@ -117,7 +118,7 @@ class UNet(nn.Module):
         return x
 
     def pad(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
-        """Pad (B, C, H, W) on the bottom/right to a multiple of 2 ** depth; returns the original size."""
+        """Pad (B, C, H, W) bottom/right to a multiple of 2 ** depth; also returns the old size."""
         multiple = 2**self.depth
         h, w = x.shape[-2:]
         ph, pw = (-h) % multiple, (-w) % multiple

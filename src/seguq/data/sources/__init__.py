@@ -8,7 +8,10 @@
 2. a `.csv` file, or a folder holding `manifest.csv` -> CSV manifest (layout "manifest"):
    columns `id, image, mask` required, `domain`, `split` optional, `mask_<name>` columns are
    further annotators, other columns go to `Case.extra`; paths relative to the CSV's folder
-   (see `manifest.read_manifest`).
+   (see `manifest.read_manifest`). A manifest with `synthetic.json` beside it was written by
+   seguq's generator: layout "synthetic", identity label map, classes background/disc_rim/cup.
+   An id that repeats in different domains becomes
+   `<domain>_<id>` (multi-site manifests reuse file-derived ids).
 3. a folder with `dataset.json` and `imagesTr/` -> Medical Segmentation Decathlon or nnU-Net
    v2 raw folder (layout "msd"); classes from dataset.json `labels`.
 4. a folder whose children look like `DomainN/<split>/ROIs/{image,mask}/` -> the fundus
@@ -17,7 +20,9 @@
 5. a folder whose children look like `<SITE>/<split>/{image,mask}/` -> the prostate
    multi-site benchmark, also M&Ms (layout "prostate"): masks within {0, 255} give
    {255: 0, 0: 1} (background, prostate); masks within {0..3} (M&Ms RGB masks as decoded by
-   `read_mask`) give the identity map with background, LV, MYO, RV.
+   `read_mask`) give the identity map with background, LV, MYO, RV. In both multi-site
+   layouts case ids are `<domain>_<split>_<file stem>`, and an image without a mask of the
+   same name is an unlabelled case.
 6. an image file, or a folder with image files (.png .jpg .jpeg .tif .tiff .nii .nii.gz) ->
    unlabelled cases (layout "images"), id = file name without its ending(s).
 
@@ -90,13 +95,25 @@ def _synthetic_manifest(spec: str) -> Path:
         raise SeguqError(f"{spec}: {error}") from None
 
 
+def _synthetic_layout(
+    manifest: Path,
+) -> tuple[str, Path, list[Case], dict[int, int], tuple[str, ...]]:
+    """A manifest written by seguq's synthetic generator (it leaves synthetic.json beside it)."""
+    from seguq.data.synthetic import CLASS_NAMES
+
+    identity = {k: k for k in range(len(CLASS_NAMES))}
+    return "synthetic", manifest.absolute().parent, read_manifest(manifest), identity, CLASS_NAMES
+
+
 def _detect(path: Path) -> tuple[str, Path, list[Case], dict[int, int] | None, tuple[str, ...]]:
     """(layout, root, cases, layout's label map or None to infer, layout's class names)."""
+    if path.is_dir() and (path / "manifest.csv").is_file():
+        path = path / "manifest.csv"
     if path.is_file() and path.suffix.lower() == ".csv":
+        if (path.parent / "synthetic.json").is_file():
+            return _synthetic_layout(path)
         return "manifest", path.absolute().parent, read_manifest(path), None, ()
     if path.is_dir():
-        if (path / "manifest.csv").is_file():
-            return "manifest", path.absolute(), read_manifest(path / "manifest.csv"), None, ()
         if is_nnunet_folder(path):
             return ("msd", path.absolute(), *read_nnunet(path))
         if is_fundus_folder(path):
@@ -148,7 +165,10 @@ def load_source(
         seen.add(case.id)
 
     if label_map is not None:
-        chosen_map = dict(label_map)
+        try:
+            chosen_map = {int(raw): int(index) for raw, index in label_map.items()}
+        except (TypeError, ValueError, AttributeError):
+            raise SeguqError(f"label map {label_map!r}: expected integer raw:class pairs") from None
     elif own_map is not None:
         chosen_map = dict(own_map)
     else:

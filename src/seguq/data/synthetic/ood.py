@@ -28,7 +28,10 @@ def chest_xray(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     h, w = shape
     scale = min(h, w) / 128.0
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    ny, nx = yy / h, (xx - w / 2) / (w / 2)
+    # patient position and size: a shift and zoom of the normalised body coordinates
+    shift, lift, zoom = rng.uniform(-0.08, 0.08), rng.uniform(-0.05, 0.05), rng.uniform(0.85, 1.1)
+    ny = (yy / h - 0.5) / zoom + 0.5 - lift
+    nx = (xx - w / 2) / (w / 2) / zoom - shift
     body = np.clip(1.3 - np.abs(nx) ** 4, 0.0, 1.0) * 0.65
     img = body + 0.04 * smooth_field(rng, shape, 0.2)
     for side in (-1.0, 1.0):
@@ -45,15 +48,17 @@ def chest_xray(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     # ribs: bright arcs across each side
     density = np.zeros(shape, dtype=np.float32)
     t = np.linspace(0.0, 1.0, int(2 * w))
+    spacing = rng.uniform(0.062, 0.078)
     for k in range(9):
-        y0 = (0.12 + 0.07 * k + rng.normal(0.0, 0.006)) * h
+        rib_y = 0.12 + spacing * k + rng.normal(0.0, 0.006) - 0.04 * np.sin(np.pi * t) + 0.16 * t**2
         for side in (-1.0, 1.0):
-            cols = w / 2 + side * t * 0.45 * w
-            rows = y0 - 0.04 * h * np.sin(np.pi * t) + 0.16 * h * t**2
+            cols = w / 2 + (side * t * 0.9 + shift) * zoom * w / 2
+            rows = h * ((rib_y - 0.5 + lift) * zoom + 0.5)
             density += splat_polyline(np.stack([rows, cols], axis=1), shape)
     img += 0.18 * draw_lines(density, 1.2 * scale)
     img += rng.normal(0.0, 0.02, shape)
-    return _grey(ndimage.gaussian_filter(img, 0.6 * scale))
+    img = np.clip(ndimage.gaussian_filter(img, 0.6 * scale), 0.0, 1.0) ** rng.uniform(0.8, 1.25)
+    return _grey(img * rng.uniform(0.85, 1.1))
 
 
 def ultrasound(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:

@@ -23,20 +23,33 @@ def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+def _parse_size_text(text: str) -> object:
+    """ "128" -> 128 and "96x160" -> (96, 160), as a command line spells sizes; else unchanged."""
+    parts = text.lower().split("x")
+    if 1 <= len(parts) <= 2 and all(p.strip().isdigit() for p in parts):
+        numbers = tuple(int(p) for p in parts)
+        return numbers[0] if len(numbers) == 1 else numbers
+    return text
+
+
 def check_size(size: object) -> tuple[int, int]:
-    """Validate an image size (an int for a square, or (height, width)) and return (H, W).
+    """Validate an image size and return it as (H, W).
+
+    Args:
+        size: an int for a square, (height, width), or text "128" / "96x160".
 
     Raises:
-        SeguqError: not an int or a pair of ints, or a side outside MIN_SIDE..MAX_SIDE.
+        SeguqError: none of those forms, or a side outside MIN_SIDE..MAX_SIDE.
     """
-    pair = (size, size) if _is_int(size) else size
+    parsed = _parse_size_text(size) if isinstance(size, str) else size
+    pair = (parsed, parsed) if _is_int(parsed) else parsed
     if (
         not isinstance(pair, (tuple, list))
         or len(pair) != 2
         or not all(_is_int(s) and MIN_SIDE <= s <= MAX_SIDE for s in pair)
     ):
         raise SeguqError(
-            f"synthetic: size {size!r} must be an int or (height, width) with sides in "
+            f"synthetic: size {size!r} must be an int, (height, width) or 'HxW' with sides in "
             f"{MIN_SIDE}..{MAX_SIDE}"
         )
     return int(pair[0]), int(pair[1])
