@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--ood-percentile", type=float, help="OOD threshold percentile (default 95)"
     )
+    predict.add_argument("--per-level", action="store_true", help="HUE: one map per level")
     predict.add_argument("--split", type=_csv_list, help="only these splits of the input")
     predict.add_argument("--domains", type=_csv_list, help="only these domains of the input")
     _add_common(predict)
@@ -159,6 +160,7 @@ def _run(args: argparse.Namespace) -> int:
             ood_percentile=args.ood_percentile,
             splits=args.split,
             domains=args.domains,
+            per_level=args.per_level,
             overwrite=args.overwrite,
             progress=not args.no_progress,
         )

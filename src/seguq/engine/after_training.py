@@ -11,9 +11,9 @@ import torch
 from seguq.data.arrays import load_case, match_channels
 from seguq.data.case import Case
 from seguq.data.sources import Source
+from seguq.engine.case_sampling import sample_case
 from seguq.engine.checkpoint import load_method, read_checkpoint, save_checkpoint
 from seguq.engine.ood_reference import OODReference
-from seguq.engine.predict import sample_case
 from seguq.methods import Method
 from seguq.metrics.calibration import fit_temperature
 from seguq.uncertainty import compute_maps, image_score, mean_probs
@@ -32,7 +32,7 @@ def finish_run(run_dir: Path, source: Source, val_cases: list[Case]) -> None:
     scores = []
     for image, _ in images:
         probs = sample_case(
-            method,
+            method.sample,
             image,
             None,
             slice_axis=config.data.slice_axis,

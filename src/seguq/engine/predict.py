@@ -9,22 +9,23 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from seguq.data.arrays import from_slices, match_channels, normalize_intensity, to_slices
+from seguq.config import PredictConfig, RunConfig
+from seguq.data.arrays import match_channels, normalize_intensity
 from seguq.data.case import select_cases
-from seguq.data.io import atomic_write, read_image, write_map, write_mask
+from seguq.data.io import Geometry, atomic_write, read_image, write_map, write_mask
 from seguq.data.sources import load_source
+from seguq.engine.case_sampling import sample_case
 from seguq.engine.checkpoint import load_method, resolve_model
 from seguq.engine.ood_reference import OODReference, load_reference
 from seguq.engine.run_folder import prepare_output
-from seguq.engine.sampling import sample_image
 from seguq.errors import SeguqError
-from seguq.methods import Method
 from seguq.uncertainty import UNCERTAINTY_MAPS, compute_maps, image_score, mean_probs
 
 log = logging.getLogger(__name__)
@@ -52,47 +53,6 @@ def parse_maps(text: str | Sequence[str]) -> list[str]:
     return names
 
 
-def sample_case(
-    method: Method,
-    image: np.ndarray,
-    n: int | None,
-    *,
-    slice_axis: int,
-    patch_size: Sequence[int],
-    overlap: float = 0.25,
-) -> torch.Tensor:
-    """S probability samples for one image or volume.
-
-    Args:
-        method: a trained method in eval mode.
-        image: (C, H, W) or (C, X, Y, Z) normalised image with the model's channel count.
-        n: samples S (None = the method's default).
-        slice_axis: for volumes, the spatial axis (0..2) along which 2D slices are taken.
-        patch_size: the training patch.
-        overlap: sliding-window overlap.
-
-    Returns:
-        (S, K, *spatial) probabilities on the CPU.
-    """
-    if image.ndim == 3:
-        return sample_image(method, torch.from_numpy(image)[None], n, patch_size, overlap=overlap)[
-            :, 0
-        ]
-    slices = []
-    for plane in to_slices(image, slice_axis):
-        probs = sample_image(
-            method,
-            torch.from_numpy(np.ascontiguousarray(plane))[None],
-            n,
-            patch_size,
-            overlap=overlap,
-        )[:, 0]  # (S, K, h, w)
-        slices.append(probs.flatten(0, 1).numpy())
-    s = probs.shape[0]
-    stacked = from_slices(slices, slice_axis)  # (S*K, X, Y, Z)
-    return torch.from_numpy(stacked).reshape(s, -1, *stacked.shape[1:])
-
-
 def predict(
     model: Path,
     input_spec: str | Path,
@@ -106,13 +66,15 @@ def predict(
     ood_percentile: float | None = None,
     splits: Sequence[str] | None = None,
     domains: Sequence[str] | None = None,
+    per_level: bool = False,
     overwrite: bool = False,
     progress: bool = True,
 ) -> PredictResult:
     """Predict every case of an input (a file, a folder, a manifest or a known layout).
 
     Writes per case `<id>_mask` (class indices), `<id>_probs` (K channels), `<id>_<map>` for each
-    uncertainty map, optionally `<id>_samples` (argmax of the first `save_samples` samples), all in
+    uncertainty map, optionally `<id>_samples` (argmax of the first `save_samples` samples) and,
+    with `per_level`, `<id>_<level>_<map>` from sampling one hierarchy level at a time, all in
     the input's format and geometry; then `scores.csv` (id, domain, image score, its percentile
     among the in-distribution validation scores, the OOD flag) and `prediction.json`.
 
@@ -141,45 +103,20 @@ def predict(
             source=source.name,
         )
     out = prepare_output(Path(out), overwrite=overwrite)
+    if per_level and not method.level_names:
+        raise SeguqError(f"--per-level: method '{config.method.name}' has no hierarchical levels")
+    writer = _CaseWriter(out, map_names, save_probs, save_samples, float_format)
     rows = []
-    score_map = config.predict.ood_map
     for case in tqdm(cases, desc="predict", unit="case", disable=not progress):
         raw, geometry = read_image(case.images)
         image = match_channels(normalize_intensity(raw), config.data.in_channels, case.image)
-        probs = sample_case(
-            method,
-            image,
-            samples,
-            slice_axis=config.data.slice_axis,
-            patch_size=config.data.patch_size,
-            overlap=config.predict.overlap,
-        )
-        batch = probs[:, None]  # (S, 1, K, *spatial)
-        mean = mean_probs(batch)[0]
-        labels = mean.argmax(0)
-        stem = out / case.id
-        write_mask(Path(f"{stem}_mask"), labels.numpy().astype(np.uint8), geometry)
-        if save_probs:
-            write_map(
-                Path(f"{stem}_probs"), mean.numpy().astype(np.float32), geometry, float_format
-            )
-        names = list(dict.fromkeys([*map_names, score_map]))
-        umaps = compute_maps(batch, names)
-        for name in map_names:
-            write_map(
-                Path(f"{stem}_{name}"),
-                umaps[name][0].numpy().astype(np.float32),
-                geometry,
-                float_format,
-            )
-        if save_samples:
-            drawn = probs[:save_samples].argmax(1).numpy().astype(np.float32)
-            write_map(Path(f"{stem}_samples"), drawn, geometry, float_format)
-        score = float(
-            image_score(umaps[score_map], method=config.predict.ood_score, prediction=labels[None])[
-                0
-            ]
-        )
+        probs = _sample(method.sample, image, samples, config)
+        score = writer.write(case.id, probs, geometry, config.predict)
+        if per_level:
+            for level in method.level_names:
+                sampler = partial(method.sample_level, level=level)
+                level_probs = _sample(sampler, image, samples, config)
+                writer.write_maps(f"{case.id}_{level}", level_probs, geometry)
         rows.append(_score_row(case.id, case.domain, score, reference, percentile, probs.shape[0]))
     scores_csv = _write_scores(out / "scores.csv", rows)
     _write_json(
@@ -190,11 +127,12 @@ def predict(
             "input": str(input_spec),
             "samples": int(rows[0]["samples"]) if rows else 0,
             "maps": map_names,
+            "levels": method.level_names if per_level else [],
             "probabilities": save_probs,
             "float_format": float_format,
             "ood": {
                 "score": config.predict.ood_score,
-                "map": score_map,
+                "map": config.predict.ood_map,
                 "percentile": percentile,
                 "threshold": reference.threshold(percentile) if reference else None,
             },
@@ -204,6 +142,55 @@ def predict(
         },
     )
     return PredictResult(out, scores_csv, len(rows))
+
+
+def _sample(sampler, image: np.ndarray, samples: int | None, config: RunConfig) -> torch.Tensor:
+    return sample_case(
+        sampler,
+        image,
+        samples,
+        slice_axis=config.data.slice_axis,
+        patch_size=config.data.patch_size,
+        overlap=config.predict.overlap,
+    )
+
+
+class _CaseWriter:
+    """Writes one case's outputs on the input's grid and returns its image score."""
+
+    def __init__(
+        self, out: Path, maps: list[str], save_probs: bool, save_samples: int, float_format: str
+    ):
+        self.out, self.maps, self.float_format = out, maps, float_format
+        self.save_probs, self.save_samples = save_probs, save_samples
+
+    def _map(self, name: str, values: torch.Tensor, geometry: Geometry) -> None:
+        write_map(self.out / name, values.numpy().astype(np.float32), geometry, self.float_format)
+
+    def write_maps(self, stem: str, probs: torch.Tensor, geometry: Geometry) -> None:
+        """The uncertainty maps of (S, K, *spatial) samples as `<stem>_<map>`."""
+        for name, values in compute_maps(probs[:, None], self.maps).items():
+            self._map(f"{stem}_{name}", values[0], geometry)
+
+    def write(
+        self, case_id: str, probs: torch.Tensor, geometry: Geometry, settings: PredictConfig
+    ) -> float:
+        """Mask, probabilities, maps and samples of (S, K, *spatial) samples; the image score."""
+        batch = probs[:, None]  # (S, 1, K, *spatial)
+        mean = mean_probs(batch)[0]
+        labels = mean.argmax(0)
+        write_mask(self.out / f"{case_id}_mask", labels.numpy().astype(np.uint8), geometry)
+        if self.save_probs:
+            self._map(f"{case_id}_probs", mean, geometry)
+        umaps = compute_maps(batch, list(dict.fromkeys([*self.maps, settings.ood_map])))
+        for name in self.maps:
+            self._map(f"{case_id}_{name}", umaps[name][0], geometry)
+        if self.save_samples:
+            self._map(f"{case_id}_samples", probs[: self.save_samples].argmax(1).float(), geometry)
+        score = image_score(
+            umaps[settings.ood_map], method=settings.ood_score, prediction=labels[None]
+        )
+        return float(score[0])
 
 
 def _score_row(

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from monai.inferers import sliding_window_inference
 
-from seguq.methods.base import Method
+Sampler = Callable[[torch.Tensor, "int | None"], torch.Tensor]
 
 
 @torch.no_grad()
 def sample_image(
-    method: Method,
+    sampler: Sampler,
     image: torch.Tensor,
     n: int | None,
     patch_size: Sequence[int],
@@ -26,7 +26,8 @@ def sample_image(
     the S samples travelling as extra channels so that every window is sampled once per call.
 
     Args:
-        method: a trained method in eval mode.
+        sampler: `method.sample` of a trained method in eval mode, or any callable
+            (x (b, C, h, w), n) -> (S, b, K, h, w) probabilities (e.g. `method.sample_level`).
         image: (B, C, H, W) normalised images.
         n: samples S (None = the method's default).
         patch_size: the training patch (h, w).
@@ -38,11 +39,11 @@ def sample_image(
     """
     h, w = image.shape[-2:]
     if h <= patch_size[0] and w <= patch_size[1]:
-        return method.sample(image, n)
+        return sampler(image, n)
     shape: dict[str, int] = {}
 
     def predictor(windows: torch.Tensor) -> torch.Tensor:
-        probs = method.sample(windows, n)  # (S, b, K, h, w)
+        probs = sampler(windows, n)  # (S, b, K, h, w)
         shape["S"], shape["K"] = probs.shape[0], probs.shape[2]
         return probs.movedim(0, 1).flatten(1, 2)  # (b, S*K, h, w)
 

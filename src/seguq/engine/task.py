@@ -48,7 +48,8 @@ class SegmentationTask(L.LightningModule):
         self._val_scores: list[torch.Tensor] = []
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss, logs = self.method.loss(batch)
+        # The global step lets a method schedule its loss (e.g. a KL warm-up) without state.
+        loss, logs = self.method.loss({**batch, "step": torch.tensor(self.global_step)})
         self.log_dict(
             {f"train_{k}": v for k, v in logs.items()},
             on_step=False,
@@ -61,7 +62,9 @@ class SegmentationTask(L.LightningModule):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         # The method's single best guess, through the same sliding window as prediction.
-        probs = sample_image(_Deterministic(self.method), batch["image"], 1, self.patch_size)[0]
+        probs = sample_image(
+            _deterministic_sampler(self.method), batch["image"], 1, self.patch_size
+        )[0]
         for pred, label in zip(probs.argmax(1), batch["label"], strict=True):
             self._val_scores.append(hard_dice(pred.cpu(), label.cpu(), self.method.num_classes))
 
@@ -77,12 +80,10 @@ class SegmentationTask(L.LightningModule):
         return {"optimizer": optimiser, "lr_scheduler": schedule}
 
 
-class _Deterministic(torch.nn.Module):
-    """Adapter giving `Method.logits` the `sample` interface (S = 1), for validation."""
+def _deterministic_sampler(method: Method):
+    """`Method.logits` as a sampler (S = 1), for validation."""
 
-    def __init__(self, method: Method):
-        super().__init__()
-        self.method = method
+    def sample(x: torch.Tensor, n: int | None = None) -> torch.Tensor:
+        return torch.softmax(method.logits(x) / method.temperature, dim=1).unsqueeze(0)
 
-    def sample(self, x: torch.Tensor, n: int | None = None) -> torch.Tensor:
-        return torch.softmax(self.method.logits(x), dim=1).unsqueeze(0)
+    return sample

@@ -67,6 +67,19 @@ class Method(nn.Module):
         """S = n samples of logits, (S, B, K, H, W). Methods with a fixed S may ignore n."""
         raise NotImplementedError
 
+    @property
+    def level_names(self) -> list[str]:
+        """Names of the hierarchy levels that can be sampled on their own (none by default)."""
+        return []
+
+    def sample_level(self, x: torch.Tensor, n: int | None, level: str) -> torch.Tensor:
+        """(S, B, K, H, W) probabilities sampling only `level`; for hierarchical methods.
+
+        Raises:
+            SeguqError: the method has no hierarchy levels.
+        """
+        raise SeguqError(f"method '{self.name}' has no hierarchical levels to sample one by one")
+
     @torch.no_grad()
     def sample(self, x: torch.Tensor, n: int | None = None) -> torch.Tensor:
         """S samples of class probabilities.

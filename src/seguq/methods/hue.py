@@ -1,0 +1,239 @@
+"""Hierarchical uncertainty estimation (HUE; Bai & Bai, arXiv 2308.08465).
+
+A small stochastic latent z_l on each chosen skip connection of the U-Net, at that skip's
+resolution: prior p(z_l | x) and posterior q(z_l | x, y) are per-pixel Gaussians from 1x1 heads on
+the skip features; the decoder block of level l fuses cat(upsampled, skip, z_l). Training samples
+q by reparameterisation; loss = CE + soft Dice + beta * sum_l mean_pixels KL(q_l || p_l), with a
+linear warm-up of beta. Inference samples the prior: the encoder runs once per image and the S
+samples go through the decoder as one batch, in chunks. Fixing every level but one at its prior
+mean gives one uncertainty map per level.
+
+Choices (METHODS.md §1, [choice] marks; see docs/HUE.md):
+- posterior "shared" (default): the U-Net's own encoder reads cat(x, onehot(y)) through a widened
+  first convolution (the input adapter); the prior pass feeds zeros in the label channels.
+  "separate": a second encoder of the same shape reads cat(x, onehot(y)).
+- posterior_input "image_label" (default) or "label" (the image channels are zeroed in the
+  posterior pass, as in the authors' released code).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seguq.errors import SeguqError
+from seguq.methods.base import Batch, Method, register
+from seguq.methods.losses import ce_dice_loss
+from seguq.nets import UNet
+from seguq.nets.gaussian import GaussianHead, gaussian_kl
+
+DEFAULTS = {
+    "beta": 1e-2,
+    "warmup_steps": 200,
+    "latent_channels": 1,  # an int for every level, or a list (finest first)
+    "levels": "all",  # "all", "coarse", "fine", or a list of skip indices (0 = finest)
+    "posterior": "shared",
+    "posterior_input": "image_label",
+    "sample_chunk": 8,
+}
+
+
+def hue_options(options: dict) -> dict:
+    """The method's options with defaults filled in.
+
+    Raises:
+        SeguqError: an unknown option name.
+    """
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise SeguqError(
+            f"method.options: unknown HUE option(s) {sorted(unknown)} (known: {sorted(DEFAULTS)})"
+        )
+    return {**DEFAULTS, **options}
+
+
+def resolve_levels(levels: object, depth: int) -> list[int]:
+    """Skip indices (0 = finest) carrying a latent, from "all" / "coarse" / "fine" / a list.
+
+    Raises:
+        SeguqError: an unknown name or an index outside 0..depth-1.
+    """
+    half = max(1, depth // 2)
+    named = {
+        "all": list(range(depth)),
+        "fine": list(range(half)),
+        "coarse": list(range(depth - half, depth)),
+    }
+    if isinstance(levels, str):
+        if levels not in named:
+            raise SeguqError(f"HUE levels: unknown '{levels}' (known: all, coarse, fine, a list)")
+        return named[levels]
+    chosen = sorted({int(i) for i in levels})  # type: ignore[union-attr]
+    if not chosen or chosen[0] < 0 or chosen[-1] >= depth:
+        raise SeguqError(f"HUE levels: {levels} must be skip indices in 0..{depth - 1}")
+    return chosen
+
+
+@register("hue")
+class HUE(Method):
+    """U-Net with a stochastic latent on each chosen skip connection."""
+
+    default_samples = 16
+
+    def __init__(self, config, in_channels: int, num_classes: int):
+        super().__init__(config, in_channels, num_classes)
+        opts = hue_options(config.method.options)
+        net_cfg = config.net
+        depth = len(net_cfg.widths) - 1
+        self.levels = resolve_levels(opts["levels"], depth)
+        channels = opts["latent_channels"]
+        per_level = list(channels) if isinstance(channels, list | tuple) else [channels] * depth
+        if len(per_level) != depth or min(per_level) < 1:
+            raise SeguqError(f"HUE latent_channels: need {depth} positive values, got {channels}")
+        self.latent_channels = [per_level[i] if i in self.levels else 0 for i in range(depth)]
+        self.beta = float(opts["beta"])
+        self.warmup_steps = int(opts["warmup_steps"])
+        self.sample_chunk = max(1, int(opts["sample_chunk"]))
+        self.label_only = opts["posterior_input"] == "label"
+        if opts["posterior_input"] not in ("image_label", "label"):
+            raise SeguqError(
+                f"HUE posterior_input: expected image_label or label, got "
+                f"'{opts['posterior_input']}'"
+            )
+        if opts["posterior"] not in ("shared", "separate"):
+            raise SeguqError(
+                f"HUE posterior: expected shared or separate, got '{opts['posterior']}'"
+            )
+        unet_args = dict(
+            widths=net_cfg.widths,
+            norm=net_cfg.norm,
+            dropout=net_cfg.dropout,
+            dropout_placement=net_cfg.dropout_placement,
+        )
+        # The input adapter: the first convolution also reads K label channels.
+        self.net = UNet(
+            in_channels + num_classes,
+            num_classes,
+            skip_extra_channels=self.latent_channels,
+            **unet_args,
+        )
+        self.posterior_net = (
+            UNet(in_channels + num_classes, num_classes, **unet_args)
+            if opts["posterior"] == "separate"
+            else None
+        )
+        self.prior_heads = nn.ModuleDict(
+            {str(i): GaussianHead(net_cfg.widths[i], per_level[i]) for i in self.levels}
+        )
+        self.posterior_heads = nn.ModuleDict(
+            {str(i): GaussianHead(net_cfg.widths[i], per_level[i]) for i in self.levels}
+        )
+
+    @property
+    def level_names(self) -> list[str]:
+        """One name per stochastic level, finest first ("level0" = full resolution)."""
+        return [f"level{i}" for i in self.levels]
+
+    # --- passes -------------------------------------------------------------------------------
+    def _prior_pass(self, x: torch.Tensor) -> tuple[list[torch.Tensor], dict]:
+        """Encoder features of cat(x, 0) and the prior (mu, log_sigma) per level."""
+        zeros = x.new_zeros(x.shape[0], self.num_classes, *x.shape[2:])
+        features = self.net.encode(torch.cat([x, zeros], 1))
+        return features, {i: self.prior_heads[str(i)](features[i]) for i in self.levels}
+
+    def _posterior(self, x: torch.Tensor, labels: torch.Tensor) -> dict:
+        onehot = F.one_hot(labels, self.num_classes).movedim(-1, 1).to(x.dtype)
+        image = torch.zeros_like(x) if self.label_only else x
+        encoder = self.posterior_net or self.net
+        features = encoder.encode(torch.cat([image, onehot], 1))
+        return {i: self.posterior_heads[str(i)](features[i]) for i in self.levels}
+
+    def _decode(
+        self, features: list[torch.Tensor], latents: dict[int, torch.Tensor]
+    ) -> torch.Tensor:
+        extras = [latents.get(i) for i in range(self.net.depth)]
+        return self.net.head(self.net.decode(features, extras))
+
+    # --- training -----------------------------------------------------------------------------
+    def kl_per_level(self, prior: dict, posterior: dict) -> dict[int, torch.Tensor]:
+        """KL(q_l || p_l) summed over latent channels, averaged over pixels and batch."""
+        return {i: gaussian_kl(*posterior[i], *prior[i]).sum(1).mean() for i in self.levels}
+
+    def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        x, labels = batch["image"], batch["label"]
+        x_pad, (h, w) = self.net.pad(x)
+        labels_pad = F.pad(labels, (0, x_pad.shape[-1] - w, 0, x_pad.shape[-2] - h))
+        features, prior = self._prior_pass(x_pad)
+        posterior = self._posterior(x_pad, labels_pad)
+        latents = {
+            i: mu + torch.exp(log_sigma) * torch.randn_like(mu)
+            for i, (mu, log_sigma) in posterior.items()
+        }
+        logits = self._decode(features, latents)[..., :h, :w]
+        segmentation = ce_dice_loss(logits, labels)
+        kls = self.kl_per_level(prior, posterior)
+        step = float(batch.get("step", torch.tensor(self.warmup_steps)))
+        beta = self.beta * min(1.0, step / max(1, self.warmup_steps))
+        kl_total = torch.stack(list(kls.values())).sum()
+        loss = segmentation + beta * kl_total
+        logs = {
+            "loss": float(loss.detach()),
+            "seg": float(segmentation.detach()),
+            "kl": float(kl_total.detach()),
+            "beta": beta,
+        }
+        logs.update({f"kl_level{i}": float(v.detach()) for i, v in kls.items()})
+        return loss, logs
+
+    # --- inference ----------------------------------------------------------------------------
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Deterministic prediction: every latent at its prior mean."""
+        x_pad, (h, w) = self.net.pad(x)
+        features, prior = self._prior_pass(x_pad)
+        return self._decode(features, {i: mu for i, (mu, _) in prior.items()})[..., :h, :w]
+
+    def logit_samples(
+        self, x: torch.Tensor, n: int, sampled_levels: list[int] | None = None
+    ) -> torch.Tensor:
+        """(S, B, K, H, W) logits from prior samples; the encoder runs once.
+
+        Args:
+            x: (B, C, H, W).
+            n: samples S.
+            sampled_levels: levels drawn from the prior; the others stay at their prior mean
+                (None = all levels).
+        """
+        sampled = self.levels if sampled_levels is None else sampled_levels
+        x_pad, (h, w) = self.net.pad(x)
+        features, prior = self._prior_pass(x_pad)
+        b = x.shape[0]
+        # All noise is drawn up front so that chunking does not change the samples.
+        noise = {
+            i: torch.randn(n, *prior[i][0].shape, device=x.device, dtype=x.dtype) for i in sampled
+        }
+        outputs = []
+        for start in range(0, n, self.sample_chunk):
+            s = min(self.sample_chunk, n - start)
+            repeated = [
+                f.unsqueeze(0).expand(s, *f.shape).reshape(s * b, *f.shape[1:]) for f in features
+            ]
+            latents = {}
+            for i, (mu, log_sigma) in prior.items():
+                z = mu.unsqueeze(0).expand(s, *mu.shape)
+                if i in noise:
+                    z = z + torch.exp(log_sigma).unsqueeze(0) * noise[i][start : start + s]
+                latents[i] = z.reshape(s * b, *mu.shape[1:])
+            logits = self._decode(repeated, latents)[..., :h, :w]
+            outputs.append(logits.reshape(s, b, *logits.shape[1:]))
+        return torch.cat(outputs)
+
+    @torch.no_grad()
+    def sample_level(self, x: torch.Tensor, n: int | None, level: str) -> torch.Tensor:
+        """(S, B, K, H, W) probabilities sampling one level (`level_names`), others at the mean."""
+        if level not in self.level_names:
+            raise SeguqError(f"HUE: unknown level '{level}' (known: {', '.join(self.level_names)})")
+        logits = self.logit_samples(
+            x, n or self.default_samples, [int(level.removeprefix("level"))]
+        )
+        return torch.softmax(logits / self.temperature, dim=2)
