@@ -34,7 +34,9 @@ def _resize(src: Path, dst: Path, size: int, *, resample: int) -> None:
         image.load()
         resized = image.resize((size, size), resample=resample)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    resized.save(dst)
+    tmp = dst.with_name(f".tmp-{dst.name}")  # same ending: Pillow picks the format from it
+    resized.save(tmp)
+    tmp.replace(dst)  # whole files only, so that an interrupted preparation can skip them
 
 
 def _read_rows(csv_path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -81,7 +83,9 @@ def resize_manifest(manifest: Path, dst: Path, size: int) -> int:
             out = dst / cell
             if out.is_file():
                 continue  # an interrupted earlier preparation already wrote it
-            resample = Image.Resampling.BILINEAR if column == IMAGE_COLUMN else Image.Resampling.NEAREST
+            resample = (
+                Image.Resampling.BILINEAR if column == IMAGE_COLUMN else Image.Resampling.NEAREST
+            )
             _resize(src, out, size, resample=resample)
     _write_rows(dst / "manifest.csv", columns, rows)
     return len(rows)

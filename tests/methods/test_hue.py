@@ -125,3 +125,25 @@ def test_saved_and_reloaded_hue_reproduces_predictions(tmp_path):
     expected = method.sample(x, 4)
     torch.manual_seed(1)
     assert torch.equal(loaded.sample(x, 4), expected)
+
+
+def test_shared_decoding_equals_decoding_repeated_features():
+    method = _perturb(_hue())
+    x = torch.nn.functional.pad(_batch()["image"][:2], (0, 0, 0, 0))
+    zeros = torch.zeros(2, 3, 32, 32)
+    features = method.net.encode(torch.cat([x, zeros], 1))
+    s = 3
+    latents = [torch.randn(s * 2, 1, 32 >> i, 32 >> i) for i in range(3)]
+    fast = method.net.decode_samples(features, latents, s)
+    repeated = [f.repeat(s, 1, 1, 1) for f in features]
+    naive = method.net.decode(repeated, latents)
+    assert torch.allclose(fast, naive, atol=1e-5)
+    coarse = _perturb(_hue(levels="coarse"))
+    features = coarse.net.encode(torch.cat([x, zeros], 1))
+    repeated = [f.repeat(s, 1, 1, 1) for f in features]
+    coarse_only = [None, None, latents[2]]
+    assert torch.allclose(
+        coarse.net.decode_samples(features, coarse_only, s),
+        coarse.net.decode(repeated, coarse_only),
+        atol=1e-5,
+    )

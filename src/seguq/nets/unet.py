@@ -117,6 +117,52 @@ class UNet(nn.Module):
             x = self.decoder[level](torch.cat(parts, dim=1))
         return x
 
+    def decode_samples(
+        self, features: list[torch.Tensor], skip_extras: list[torch.Tensor | None], samples: int
+    ) -> torch.Tensor:
+        """`decode` for S variants of each image that share the encoder features.
+
+        Equal to `decode` on features repeated S times, but cheaper: a decoder block's first
+        convolution is linear in cat(upsampled, skip, extra), so its skip part is computed once per
+        image, and levels below the coarsest extra are decoded once and broadcast.
+
+        Args:
+            features: the output of `encode`, batch B.
+            skip_extras: per skip level (finest first) a tensor (S * B, extra_i, h_i, w_i),
+                sample-major (sample s of image b at index s * B + b), or None.
+            samples: S.
+
+        Returns:
+            (S * B, widths[0], H, W), sample-major.
+        """
+        b = features[0].shape[0]
+        x, shared = features[-1], True
+        for level in reversed(range(self.depth)):
+            block = self.decoder[level]
+            conv = block[0]
+            width = self.widths[level]
+            padding = conv.padding
+            skip_part = F.conv2d(
+                features[level], conv.weight[:, width : 2 * width], conv.bias, padding=padding
+            )
+            total = F.conv2d(self.up[level](x), conv.weight[:, :width], None, padding=padding)
+            if shared:
+                total = total + skip_part
+            else:
+                total = (total.unflatten(0, (samples, b)) + skip_part).flatten(0, 1)
+            extra = skip_extras[level]
+            if extra is not None:
+                if shared:
+                    total = total.unsqueeze(0).expand(samples, *total.shape).flatten(0, 1)
+                    shared = False
+                total = total + F.conv2d(extra, conv.weight[:, 2 * width :], None, padding=padding)
+            for layer in list(block)[1:]:  # norm, activation, second convolution, ...
+                total = layer(total)
+            x = total
+        if shared:
+            x = x.unsqueeze(0).expand(samples, *x.shape).flatten(0, 1)
+        return x
+
     def pad(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         """Pad (B, C, H, W) bottom/right to a multiple of 2 ** depth; also returns the old size."""
         multiple = 2**self.depth

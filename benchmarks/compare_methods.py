@@ -1,0 +1,381 @@
+"""Train several seguq methods on the same data with the same budget and compare them (benchmark).
+
+For each method: train (timed), predict the in-distribution test set with the total and epistemic
+maps (timed), evaluate it (Dice per class, ECE, Brier, NLL, pixel error-detection AUROC, AURC),
+predict each shifted and far-OOD set (scores only where no masks are needed) and compare the image
+scores with those of the test set (`seguq.metrics.ood.ood_scores`). Only seguq's Python API is used.
+
+    python benchmarks/compare_methods.py --preset cxr --epochs 15 --steps-per-epoch 20
+
+Images are resized (`--size`) into a prepared copy outside the repository, reused when complete;
+finished runs and prediction folders are reused too, so an interrupted benchmark resumes. Results go
+to OUT/results.json and OUT/results.md; see benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import logging
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from _prepare import prepare_source, write_subset
+
+from seguq.config import RunConfig, load_config
+from seguq.engine.evaluate import evaluate, json_safe, read_scores
+from seguq.engine.predict import predict
+from seguq.engine.train import train
+from seguq.errors import SeguqError
+from seguq.metrics.ood import ood_scores
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_ROOT = REPO.parent / "shared" / "data"
+METHODS = ("deterministic", "mc_dropout", "ensemble", "tta")
+MAPS = ["total", "epistemic"]
+
+# Sources, relative to --data-root; "manifest" is resized as it is, "middle_slices" cuts volumes.
+SOURCES: dict[str, dict] = {
+    "cxr_jsrt": {"kind": "manifest", "path": "cxr_jsrt/manifest.csv"},
+    "vessels": {"kind": "manifest", "path": "vessels/manifest.csv"},
+    "us_hc18": {"kind": "manifest", "path": "us_hc18/manifest.csv"},
+    "hippocampus": {"kind": "middle_slices", "path": "hippocampus_msd/imagesTr", "volumes": 40},
+}
+FAR_OOD = {"us_hc18": {"source": "us_hc18"}, "hippocampus": {"source": "hippocampus"}}
+
+# A preset: training selection, the in-distribution test set, labelled shifted sets (evaluated and
+# compared with the test set: "shifted-site AUROC") and far-OOD sets (scores only).
+PRESETS: dict[str, dict] = {
+    "cxr": {
+        "class_names": ["background", "lung"],
+        "train": {"source": "cxr_jsrt", "split": "fold1"},
+        "test": {"source": "cxr_jsrt", "splits": ["fold2"]},
+        "shifted": {},
+        "far_ood": FAR_OOD,
+    },
+    "vessels": {
+        "class_names": ["background", "vessel"],
+        "train": {"source": "vessels", "split": "train", "domains": ["DRIVE"]},
+        "test": {"source": "vessels", "splits": ["test"], "domains": ["DRIVE"]},
+        "shifted": {"CHASEDB1": {"source": "vessels", "domains": ["CHASEDB1"]}},
+        "far_ood": FAR_OOD,
+    },
+}
+
+
+def say(message: str) -> None:
+    print(f"[compare {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cxr")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma list")
+    parser.add_argument("--size", type=int, default=256, help="images resized to size x size")
+    parser.add_argument("--members", type=int, default=5, help="ensemble size")
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--steps-per-epoch", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--patch-size", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--samples", type=int, default=None, help="S (default: each method's)")
+    parser.add_argument("--max-test", type=int, default=None, help="cap test/shifted cases")
+    parser.add_argument("--max-ood", type=int, default=None, help="cap far-OOD cases")
+    parser.add_argument("--data-root", type=Path, default=DATA_ROOT)
+    parser.add_argument("--work", type=Path, default=None, help="prepared data folder")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    args.work = args.work or Path(f"/tmp/seguq-bench/prepared/{args.preset}-{args.size}")
+    args.out = args.out or Path(f"/tmp/seguq-bench/{args.preset}")
+    if args.out.resolve().is_relative_to(REPO):
+        parser.error(f"--out {args.out}: inside the repository; results hold derived data")
+    return args
+
+
+def machine() -> dict:
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": models[0] if models else platform.processor() or platform.machine(),
+        "cores": cores,
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "load_average_at_start": round(os.getloadavg()[0], 2),
+    }
+
+
+def prepare_sets(args: argparse.Namespace, preset: dict) -> tuple[Path, dict[str, dict]]:
+    """The prepared training manifest and every evaluation set as a subset manifest."""
+    needed = {preset["train"]["source"], preset["test"]["source"]}
+    needed |= {s["source"] for group in ("shifted", "far_ood") for s in preset[group].values()}
+    prepared = {}
+    for name in sorted(needed):
+        say(f"prepare {name} at {args.size}x{args.size} under {args.work}")
+        prepared[name] = prepare_source(
+            name, SOURCES[name], args.data_root, args.work, args.size, REPO
+        )
+    sets: dict[str, dict] = {}
+    groups = [("test", {"test": preset["test"]}), ("shifted", preset["shifted"])]
+    groups.append(("far_ood", preset["far_ood"]))
+    for role, members in groups:
+        limit = args.max_ood if role == "far_ood" else args.max_test
+        for name, spec in members.items():
+            csv_path = args.out / "sets" / f"{name}.csv"
+            ids = write_subset(
+                prepared[spec["source"]] / "manifest.csv",
+                csv_path,
+                splits=spec.get("splits"),
+                domains=spec.get("domains"),
+                limit=limit,
+                seed=args.seed,
+            )
+            sets[name] = {"role": role, "csv": csv_path, "ids": ids}
+    return prepared[preset["train"]["source"]] / "manifest.csv", sets
+
+
+def make_config(args: argparse.Namespace, preset: dict, method: str, manifest: Path) -> RunConfig:
+    config = RunConfig()
+    config.data.source = str(manifest)
+    config.data.train_split = preset["train"]["split"]
+    config.data.train_domains = list(preset["train"].get("domains", []))
+    config.data.class_names = list(preset["class_names"])
+    config.data.patch_size = [args.patch_size, args.patch_size]
+    config.data.batch_size = args.batch_size
+    config.method.name = method
+    config.method.members = args.members
+    config.train.epochs = args.epochs
+    config.train.steps_per_epoch = args.steps_per_epoch
+    config.train.seed = args.seed
+    config.train.progress = False
+    return config
+
+
+def _budget(config: RunConfig) -> dict:
+    d, t, m = config.data, config.train, config.method
+    return {
+        "source": d.source,
+        "train_split": d.train_split,
+        "train_domains": list(d.train_domains),
+        "patch_size": list(d.patch_size),
+        "batch_size": d.batch_size,
+        "epochs": t.epochs,
+        "steps_per_epoch": t.steps_per_epoch,
+        "seed": t.seed,
+        "method": m.name,
+        "members": m.members if m.name == "ensemble" else None,
+    }
+
+
+def train_method(config: RunConfig, run_dir: Path) -> dict:
+    """Train, or reuse a finished run trained with the same budget."""
+    summary = run_dir / "train_summary.json"
+    if (run_dir / "checkpoints" / "best.pt").is_file() and summary.is_file():
+        saved = load_config(run_dir / "config.yaml")
+        if _budget(saved) != _budget(config):
+            raise SeguqError(
+                f"{run_dir}: trained with another budget ({_budget(saved)}); use another --out"
+            )
+        say(f"train {config.method.name}: reusing {run_dir}")
+        return {**json.loads(summary.read_text()), "reused": True}
+    resume = (run_dir / "config.yaml").is_file()
+    say(f"train {config.method.name}{' (resuming)' if resume else ''} -> {run_dir}")
+    result = train(config, run_dir, resume=resume, overwrite=not resume)
+    say(f"train {config.method.name}: {result.seconds:.0f} s, val Dice {result.val_dice:.4f}")
+    return {**json.loads(summary.read_text()), "reused": False, "resumed": resume}
+
+
+def predict_set(run_dir: Path, info: dict, out: Path, args: argparse.Namespace, full: bool) -> dict:
+    """Predict one set (maps and probabilities when `full`), or reuse a finished folder."""
+    timing = out / "timing.json"
+    if (out / "scores.csv").is_file() and sorted(read_scores(out)) == sorted(info["ids"]):
+        return json.loads(timing.read_text()) if timing.is_file() else {}
+    start = time.perf_counter()
+    result = predict(
+        run_dir,
+        info["csv"],
+        out,
+        samples=args.samples,
+        maps=MAPS if full else [],
+        save_probs=full,
+        overwrite=True,
+        progress=False,
+    )
+    seconds = time.perf_counter() - start
+    record = {
+        "seconds": seconds,
+        "cases": result.cases,
+        "ms_per_image": 1e3 * seconds / result.cases,
+    }
+    timing.write_text(json.dumps(record, indent=2))
+    return record
+
+
+def _samples(pred_dir: Path) -> int:
+    with (pred_dir / "scores.csv").open() as handle:
+        return int(next(csv.DictReader(handle))["samples"])
+
+
+def evaluate_set(pred_dir: Path, info: dict, out_file: Path, label_map: dict) -> dict:
+    result = evaluate(
+        pred_dir, info["csv"], out_file, label_map=label_map, overwrite=True, progress=False
+    )
+    calibration = result.get("calibration", {})
+    detection = result.get("error_detection", {})
+    per_class = result["segmentation"]["per_class"]
+    return {
+        "cases": result["cases"],
+        "dice_mean": result["segmentation"]["mean_dice"],
+        "dice": {k: v["dice"]["mean"] for k, v in per_class.items()},
+        "ece": calibration.get("ece"),
+        "brier": calibration.get("brier"),
+        "nll": calibration.get("nll"),
+        "error_auroc": {name: d["auroc"] for name, d in detection.items()},
+        "aurc": result.get("triage", {}).get("aurc"),
+        "e_aurc": result.get("triage", {}).get("e_aurc"),
+    }
+
+
+def run_method(name: str, args: argparse.Namespace, preset: dict, manifest: Path, sets: dict):
+    run_dir = args.out / "runs" / name
+    config = make_config(args, preset, name, manifest)
+    row: dict = {"method": name, "train": train_method(config, run_dir)}
+    label_map = load_config(run_dir / "config.yaml").data.label_map
+    test_scores: list[float] = []
+    for set_name, info in sets.items():
+        pred_dir = args.out / "predictions" / name / set_name
+        full = info["role"] != "far_ood"
+        say(f"predict {name} on {set_name} ({len(info['ids'])} cases)")
+        timing = predict_set(run_dir, info, pred_dir, args, full)
+        scores = list(read_scores(pred_dir).values())
+        entry: dict = {"prediction": timing, "samples": _samples(pred_dir)}
+        if full:
+            say(f"evaluate {name} on {set_name}")
+            eval_file = args.out / "evaluations" / name / f"{set_name}.json"
+            entry.update(evaluate_set(pred_dir, info, eval_file, label_map))
+        if info["role"] == "test":
+            test_scores = scores
+        else:
+            entry["ood"] = ood_scores(test_scores, scores)
+        row[set_name] = entry
+    row["samples"] = row["test"]["samples"]
+    return row
+
+
+def _f(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def markdown_table(rows: list[dict], sets: dict, class_names: list[str]) -> str:
+    shifted = [n for n, i in sets.items() if i["role"] == "shifted"]
+    far = [n for n, i in sets.items() if i["role"] == "far_ood"]
+    head = ["method", "S", *[f"Dice {c}" for c in class_names[1:]], "ECE", "Brier", "NLL"]
+    head += ["err-det AUROC (total)", "AURC"]
+    head += [h for n in shifted for h in (f"Dice {n}", f"shifted-site AUROC {n} (FPR95)")]
+    head += [f"OOD AUROC {n} (FPR95)" for n in far]
+    head += ["train time (s)", "predict ms/image"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        test = row["test"]
+        cells = [row["method"], str(row["samples"])]
+        cells += [_f(test["dice"].get(c)) for c in class_names[1:]]
+        cells += [_f(test["ece"], 4), _f(test["brier"], 4), _f(test["nll"], 4)]
+        cells += [_f(test["error_auroc"].get("total")), _f(test["aurc"], 4)]
+        for n in shifted:
+            ood = row[n]["ood"]
+            cells += [_f(row[n]["dice_mean"]), f"{_f(ood['auroc'])} ({_f(ood['fpr95'], 2)})"]
+        for n in far:
+            ood = row[n]["ood"]
+            cells.append(f"{_f(ood['auroc'])} ({_f(ood['fpr95'], 2)})")
+        cells += [f"{row['train']['seconds']:.0f}", _f(test["prediction"].get("ms_per_image"), 0)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def header(report: dict) -> str:
+    m, b = report["machine"], report["budget"]
+    sizes = ", ".join(f"{n} {c}" for n, c in report["data"].items())
+    return "\n".join(
+        [
+            f"# seguq method comparison: preset `{report['preset']}`",
+            "",
+            f"- command: `{report['command']}`",
+            f"- date: {report['date']}; wall time of this invocation: "
+            f"{report['wall_seconds'] / 60:.1f} min",
+            f"- machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} "
+            f"({m['torch_threads']} threads), CPU only; 1-min load average at start "
+            f"{m['load_average_at_start']}",
+            f"- data (cases): {sizes}; every image resized to {b['size']}x{b['size']}",
+            f"- budget per model: {b['epochs']} epochs x {b['steps_per_epoch']} steps x batch "
+            f"{b['batch_size']} of {b['patch_size']}x{b['patch_size']} patches, seed {b['seed']}; "
+            f"the ensemble trains {b['members']} such members (seeds {b['seed']}.."
+            f"{b['seed'] + b['members'] - 1}); S = {b['samples'] or 'each method default'}",
+            "- OOD AUROC: image score (mean total-uncertainty) of each set vs the in-distribution "
+            "test set, OOD positive; FPR95 in brackets. Predict ms/image: wall time of `predict` "
+            "on the test set (maps and files included) / cases.",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    start = time.perf_counter()
+    args = parse_args(argv)
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    preset = PRESETS[args.preset]
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = {
+        "preset": args.preset,
+        "command": "python " + shlex.join(sys.argv if argv is None else [__file__, *argv]),
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
+    try:
+        manifest, sets = prepare_sets(args, preset)
+        rows = [run_method(name, args, preset, manifest, sets) for name in args.methods]
+    except SeguqError as error:
+        say(f"error: {error}")
+        return 2
+    train = rows[0]["train"]
+    report["data"] = {
+        "train": train.get("train_cases"),
+        "val (held out of train)": train.get("val_cases"),
+        **{n: len(i["ids"]) for n, i in sets.items()},
+    }
+    report["budget"] = {
+        "size": args.size,
+        "epochs": args.epochs,
+        "steps_per_epoch": args.steps_per_epoch,
+        "batch_size": args.batch_size,
+        "patch_size": args.patch_size,
+        "seed": args.seed,
+        "members": args.members,
+        "samples": args.samples,
+    }
+    report["wall_seconds"] = time.perf_counter() - start
+    report["methods"] = rows
+    (args.out / "results.json").write_text(json.dumps(json_safe(report), indent=2, default=str))
+    table = markdown_table(rows, sets, preset["class_names"])
+    (args.out / "results.md").write_text(header(report) + "\n\n" + table + "\n")
+    say(f"wrote {args.out / 'results.json'} and {args.out / 'results.md'}")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
