@@ -23,6 +23,7 @@ import math
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import time
 import warnings
@@ -31,6 +32,7 @@ from pathlib import Path
 import torch
 from _prepare import prepare_source, write_subset
 
+import seguq
 from seguq.config import RunConfig, load_config
 from seguq.engine.evaluate import evaluate, json_safe, read_scores
 from seguq.engine.predict import predict
@@ -114,7 +116,23 @@ def machine() -> dict:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "load_average_at_start": round(os.getloadavg()[0], 2),
+        "seguq": str(Path(seguq.__file__).parent),
+        "git_commit": _git_commit(),
     }
+
+
+def _git_commit() -> str:
+    """The repository's HEAD (read only), to tell which seguq was measured."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return "unknown"
+    return done.stdout.strip() or "unknown"
 
 
 def prepare_sets(args: argparse.Namespace, preset: dict) -> tuple[Path, dict[str, dict]]:
@@ -274,6 +292,10 @@ def run_method(name: str, args: argparse.Namespace, preset: dict, manifest: Path
     return row
 
 
+def _is_set(value: object) -> bool:
+    return isinstance(value, dict) and "prediction" in value
+
+
 def _f(value, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -315,10 +337,12 @@ def header(report: dict) -> str:
             "",
             f"- command: `{report['command']}`",
             f"- date: {report['date']}; wall time of this invocation: "
-            f"{report['wall_seconds'] / 60:.1f} min",
+            f"{report['wall_seconds'] / 60:.1f} min; train + predict time of all stages, "
+            f"reused ones included: {report['stage_seconds'] / 60:.1f} min",
             f"- machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} "
             f"({m['torch_threads']} threads), CPU only; 1-min load average at start "
-            f"{m['load_average_at_start']}",
+            f"{m['load_average_at_start']}, at the end {m['load_average_at_end']}",
+            f"- seguq: `{m['seguq']}` (repository HEAD {m['git_commit']})",
             f"- data (cases): {sizes}; every image resized to {b['size']}x{b['size']}",
             f"- budget per model: {b['epochs']} epochs x {b['steps_per_epoch']} steps x batch "
             f"{b['batch_size']} of {b['patch_size']}x{b['patch_size']} patches, seed {b['seed']}; "
@@ -337,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     preset = PRESETS[args.preset]
     args.out.mkdir(parents=True, exist_ok=True)
     report = {
@@ -368,6 +393,12 @@ def main(argv: list[str] | None = None) -> int:
         "samples": args.samples,
     }
     report["wall_seconds"] = time.perf_counter() - start
+    report["stage_seconds"] = sum(
+        row["train"]["seconds"]
+        + sum(v["prediction"].get("seconds", 0.0) for v in row.values() if _is_set(v))
+        for row in rows
+    )
+    report["machine"]["load_average_at_end"] = round(os.getloadavg()[0], 2)
     report["methods"] = rows
     (args.out / "results.json").write_text(json.dumps(json_safe(report), indent=2, default=str))
     table = markdown_table(rows, sets, preset["class_names"])

@@ -19,6 +19,7 @@ def sample_case(
     slice_axis: int,
     patch_size: Sequence[int],
     overlap: float = 0.25,
+    normalise: bool = True,
 ) -> torch.Tensor:
     """S probability samples for one image or volume.
 
@@ -29,14 +30,20 @@ def sample_case(
         slice_axis: for volumes, the spatial axis (0..2) along which 2D slices are taken.
         patch_size: the training patch.
         overlap: sliding-window overlap.
+        normalise: as in `sample_image` (off for auxiliary maps).
 
     Returns:
         (S, K, *spatial) probabilities on the CPU.
     """
     if image.ndim == 3:
-        return sample_image(sampler, torch.from_numpy(image)[None], n, patch_size, overlap=overlap)[
-            :, 0
-        ]
+        return sample_image(
+            sampler,
+            torch.from_numpy(image)[None],
+            n,
+            patch_size,
+            overlap=overlap,
+            normalise=normalise,
+        )[:, 0]
     slices = []
     for plane in to_slices(image, slice_axis):
         probs = sample_image(
@@ -45,6 +52,7 @@ def sample_case(
             n,
             patch_size,
             overlap=overlap,
+            normalise=normalise,
         )[:, 0]  # (S, K, h, w)
         slices.append(probs.flatten(0, 1).numpy())
     s = probs.shape[0]

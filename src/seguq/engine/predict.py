@@ -112,6 +112,10 @@ def predict(
         image = match_channels(normalize_intensity(raw), config.data.in_channels, case.image)
         probs = _sample(method.sample, image, samples, config)
         score = writer.write(case.id, probs, geometry, config.predict)
+        if method.auxiliary_map_names:
+            aux = _sample(_auxiliary_sampler(method), image, 1, config, normalise=False)[0]
+            for name, values in zip(method.auxiliary_map_names, aux, strict=True):
+                writer.write_map(f"{case.id}_{name}", values, geometry)
         if per_level:
             for level in method.level_names:
                 sampler = partial(method.sample_level, level=level)
@@ -128,6 +132,7 @@ def predict(
             "samples": int(rows[0]["samples"]) if rows else 0,
             "maps": map_names,
             "levels": method.level_names if per_level else [],
+            "auxiliary_maps": method.auxiliary_map_names,
             "probabilities": save_probs,
             "float_format": float_format,
             "ood": {
@@ -144,7 +149,9 @@ def predict(
     return PredictResult(out, scores_csv, len(rows))
 
 
-def _sample(sampler, image: np.ndarray, samples: int | None, config: RunConfig) -> torch.Tensor:
+def _sample(
+    sampler, image: np.ndarray, samples: int | None, config: RunConfig, normalise: bool = True
+) -> torch.Tensor:
     return sample_case(
         sampler,
         image,
@@ -152,7 +159,13 @@ def _sample(sampler, image: np.ndarray, samples: int | None, config: RunConfig) 
         slice_axis=config.data.slice_axis,
         patch_size=config.data.patch_size,
         overlap=config.predict.overlap,
+        normalise=normalise,
     )
+
+
+def _auxiliary_sampler(method):
+    """The method's own maps (B, M, H, W) in the sampler shape (1, B, M, H, W)."""
+    return lambda x, n=None: method.auxiliary_maps(x).unsqueeze(0)
 
 
 class _CaseWriter:
@@ -164,13 +177,13 @@ class _CaseWriter:
         self.out, self.maps, self.float_format = out, maps, float_format
         self.save_probs, self.save_samples = save_probs, save_samples
 
-    def _map(self, name: str, values: torch.Tensor, geometry: Geometry) -> None:
+    def write_map(self, name: str, values: torch.Tensor, geometry: Geometry) -> None:
         write_map(self.out / name, values.numpy().astype(np.float32), geometry, self.float_format)
 
     def write_maps(self, stem: str, probs: torch.Tensor, geometry: Geometry) -> None:
         """The uncertainty maps of (S, K, *spatial) samples as `<stem>_<map>`."""
         for name, values in compute_maps(probs[:, None], self.maps).items():
-            self._map(f"{stem}_{name}", values[0], geometry)
+            self.write_map(f"{stem}_{name}", values[0], geometry)
 
     def write(
         self, case_id: str, probs: torch.Tensor, geometry: Geometry, settings: PredictConfig
@@ -181,12 +194,14 @@ class _CaseWriter:
         labels = mean.argmax(0)
         write_mask(self.out / f"{case_id}_mask", labels.numpy().astype(np.uint8), geometry)
         if self.save_probs:
-            self._map(f"{case_id}_probs", mean, geometry)
+            self.write_map(f"{case_id}_probs", mean, geometry)
         umaps = compute_maps(batch, list(dict.fromkeys([*self.maps, settings.ood_map])))
         for name in self.maps:
-            self._map(f"{case_id}_{name}", umaps[name][0], geometry)
+            self.write_map(f"{case_id}_{name}", umaps[name][0], geometry)
         if self.save_samples:
-            self._map(f"{case_id}_samples", probs[: self.save_samples].argmax(1).float(), geometry)
+            self.write_map(
+                f"{case_id}_samples", probs[: self.save_samples].argmax(1).float(), geometry
+            )
         score = image_score(
             umaps[settings.ood_map], method=settings.ood_score, prediction=labels[None]
         )

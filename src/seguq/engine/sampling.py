@@ -19,6 +19,7 @@ def sample_image(
     *,
     overlap: float = 0.25,
     window_batch: int = 4,
+    normalise: bool = True,
 ) -> torch.Tensor:
     """S samples of class probabilities for whole images of any size.
 
@@ -33,6 +34,8 @@ def sample_image(
         patch_size: the training patch (h, w).
         overlap: window overlap fraction.
         window_batch: windows per forward call.
+        normalise: renormalise the stitched values over K (off for maps that are not
+            probabilities).
 
     Returns:
         (S, B, K, H, W) probabilities.
@@ -57,4 +60,4 @@ def sample_image(
     )
     b = image.shape[0]
     probs = stitched.reshape(b, shape["S"], shape["K"], h, w).movedim(1, 0)
-    return probs / probs.sum(2, keepdim=True).clamp_min(1e-12)
+    return probs / probs.sum(2, keepdim=True).clamp_min(1e-12) if normalise else probs

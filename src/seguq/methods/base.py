@@ -68,6 +68,15 @@ class Method(nn.Module):
         raise NotImplementedError
 
     @property
+    def auxiliary_map_names(self) -> list[str]:
+        """Names of maps a method predicts directly (e.g. a learned variance); none by default."""
+        return []
+
+    def auxiliary_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, len(auxiliary_map_names), H, W) maps predicted by the method itself."""
+        return x.new_zeros(x.shape[0], 0, *x.shape[2:])
+
+    @property
     def level_names(self) -> list[str]:
         """Names of the hierarchy levels that can be sampled on their own (none by default)."""
         return []
