@@ -92,6 +92,27 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--ood-data", help="prediction folder or source of OOD images")
     _add_common(evaluate)
 
+    bench = sub.add_parser("benchmark", help="run a benchmark protocol (lodo)")
+    bench.add_argument("protocol", help="'lodo' (leave-one-domain-out)")
+    bench.add_argument("--data", help="data source with several domains")
+    bench.add_argument(
+        "--methods",
+        nargs="+",
+        default=["deterministic"],
+        help="names, or name:key=value,... variants (e.g. pixelwise:augment=domain)",
+    )
+    bench.add_argument("--seeds", type=int, default=3)
+    bench.add_argument("--out", required=True, type=Path)
+    bench.add_argument("--config", type=Path, help="YAML base config for every run")
+    bench.add_argument("--epochs", type=int)
+    bench.add_argument("--steps-per-epoch", type=int)
+    bench.add_argument("--patch-size", type=int, nargs=2, metavar=("H", "W"))
+    bench.add_argument("--batch-size", type=int)
+    bench.add_argument("--domains", type=_csv_list, help="domains taking part (default: all)")
+    bench.add_argument("--test-split", default="test")
+    bench.add_argument("--label-map")
+    _add_common(bench)
+
     demo = sub.add_parser("demo", help="synthetic data -> train -> predict -> evaluate")
     demo.add_argument("--out", type=Path, default=Path("seguq-demo"))
     demo.add_argument("--epochs", type=int)
@@ -129,6 +150,46 @@ def _train_overrides(args: argparse.Namespace) -> dict:
         name: {k: v for k, v in values.items() if v is not None}
         for name, values in sections.items()
     }
+
+
+def _benchmark(args: argparse.Namespace) -> None:
+    from seguq.benchmark.lodo import run_lodo
+    from seguq.benchmark.variants import parse_variants
+    from seguq.config import load_config
+    from seguq.data.sources import parse_label_map
+
+    if args.protocol != "lodo":
+        raise SeguqError(f"benchmark: unknown protocol '{args.protocol}' (known: lodo)")
+    if not args.data:
+        raise SeguqError("benchmark lodo: --data is required")
+    if args.seeds < 1:
+        raise SeguqError(f"--seeds: expected a positive number, got {args.seeds}")
+    overrides = {
+        "data": {
+            "batch_size": args.batch_size,
+            "patch_size": list(args.patch_size) if args.patch_size else None,
+            "label_map": parse_label_map(args.label_map) if args.label_map else None,
+        },
+        "train": {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch},
+    }
+    overrides = {k: {n: v for n, v in d.items() if v is not None} for k, d in overrides.items()}
+    base = load_config(args.config, overrides)
+    variants = parse_variants(args.methods)
+    results = run_lodo(
+        args.data,
+        variants,
+        args.out,
+        base=base,
+        seeds=args.seeds,
+        domains=args.domains,
+        test_split=args.test_split,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    for label, entry in results["methods"].items():
+        dice = entry["average"]["dice"]["mean"]
+        print(f"{label}: unseen-domain Dice {dice['mean']:.4f} ± {dice['std']:.4f}")
+    print(f"tables: {', '.join(str(args.out / n) for n in ('results.md', 'results.csv', 'results.json'))}")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -186,6 +247,8 @@ def _run(args: argparse.Namespace) -> int:
             f"mean Dice {result['segmentation']['mean_dice']:.4f}"
             f" -> {args.out} and {args.out.with_suffix('.csv')}"
         )
+    elif args.command == "benchmark":
+        _benchmark(args)
     elif args.command == "demo":
         from seguq.engine.demo import run_demo
 

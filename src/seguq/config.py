@@ -31,7 +31,8 @@ class DataConfig:
     slice_axis: int = 2  # spatial axis along which 3D volumes are cut into 2D slices
     patch_size: list[int] = field(default_factory=lambda: [128, 128])
     batch_size: int = 8
-    augment: bool = True
+    augment: bool = True  # random flips of the training patches
+    intensity_augment: str = "none"  # "none" | "domain" (domain-randomising intensity transforms)
     rater: str = "random"  # which annotator a training step sees: "random" or "first"
     # Filled in from the data when training starts; saved so that prediction can check its input.
     in_channels: int = 0

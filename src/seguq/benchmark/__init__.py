@@ -1,0 +1,1 @@
+"""Benchmark protocols (leave-one-domain-out, ...) and their result tables."""
