@@ -72,7 +72,14 @@ def test_predict_writes_outputs_in_input_geometry(trained_run, tiny_manifest, tm
 def test_evaluate_reports_segmentation_calibration_errors_and_ood(
     trained_run, tiny_manifest, tmp_path
 ):
-    pred = predict(trained_run, tiny_manifest, tmp_path / "pred", splits=["test"], progress=False)
+    pred = predict(
+        trained_run,
+        tiny_manifest,
+        tmp_path / "pred",
+        splits=["test"],
+        save_samples=2,
+        progress=False,
+    )
     ood = predict(
         trained_run, tiny_manifest, tmp_path / "ood", domains=["ood_anatomy"], progress=False
     )
@@ -92,6 +99,9 @@ def test_evaluate_reports_segmentation_calibration_errors_and_ood(
     assert 0 <= result["error_detection"]["total"]["auroc"] <= 1
     assert "aurc" in result["triage"] and "e_aurc" in result["triage"]
     assert 0 <= result["ood"]["auroc"] <= 1 and result["ood"]["n_out"] == 2
+    assert result["ambiguity"]["cases"] == result["cases"]  # the synthetic data has 2 raters
+    assert 0 <= result["ambiguity"]["ged"]["mean"] <= 2
+    assert 0 <= result["ambiguity"]["hm_iou"]["mean"] <= 1
     saved = json.loads((tmp_path / "eval" / "e.json").read_text())
     assert saved["cases"] == result["cases"]
     table = list(csv.DictReader((tmp_path / "eval" / "e.csv").open()))

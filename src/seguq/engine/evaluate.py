@@ -22,6 +22,7 @@ from seguq.data.io import atomic_write, read_mask
 from seguq.data.maps import MAP_ENDINGS, MASK_ENDINGS, find_output, read_map
 from seguq.data.sources import load_source
 from seguq.errors import SeguqError
+from seguq.metrics.ambiguity import AmbiguityAccumulator
 from seguq.metrics.calibration import CalibrationAccumulator
 from seguq.metrics.error_detection import (
     ErrorDetectionAccumulator,
@@ -106,6 +107,7 @@ def evaluate(
     scores = read_scores(pred_dir)
     calibration = CalibrationAccumulator()
     detectors = {name: ErrorDetectionAccumulator(seed=0) for name in info.get("maps", [])}
+    ambiguity = AmbiguityAccumulator(num_classes)
     rows, per_case, image_scores, image_dice = [], [], [], []
     for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress):
         mask_path = find_output(pred_dir, case.id, "mask", MASK_ENDINGS)
@@ -130,6 +132,8 @@ def evaluate(
             image_scores.append(scores[case.id])
             image_dice.append(mean_dice)
         _accumulate_pixels(pred_dir, case.id, pred, truth, calibration, detectors)
+        if arrays.masks.shape[0] >= 2:
+            _accumulate_ambiguity(pred_dir, case.id, arrays.masks, ambiguity)
     result = {
         "pred": str(pred_dir),
         "data": str(data),
@@ -143,6 +147,8 @@ def evaluate(
         result["calibration"] = calibration.compute()
     if detectors:
         result["error_detection"] = {name: acc.compute() for name, acc in detectors.items()}
+    if ambiguity.per_case["ged"]:
+        result["ambiguity"] = {**ambiguity.compute(), "cases": len(ambiguity.per_case["ged"])}
     if len(image_scores) >= 2:
         risk = 1.0 - np.asarray(image_dice)
         fractions, curve = filtered_dice_curve(image_scores, image_dice)
@@ -178,6 +184,22 @@ def _accumulate_pixels(
         if path is None:
             raise SeguqError(f"{pred_dir}: missing '{name}' map of case '{case_id}'")
         accumulator.update(torch.from_numpy(read_map(path, truth.ndim))[None], errors)
+
+
+def _accumulate_ambiguity(
+    pred_dir: Path, case_id: str, annotations: np.ndarray, accumulator: AmbiguityAccumulator
+) -> None:
+    """GED and HM-IoU of the saved samples against every annotator; NCC of the total map with
+    the annotators' disagreement. Needs `predict --save-samples K` (K >= 1)."""
+    samples_path = find_output(pred_dir, case_id, "samples", MAP_ENDINGS)
+    if samples_path is None:
+        return
+    samples = read_map(samples_path, annotations.ndim - 1)
+    if samples.ndim == annotations.ndim - 1:
+        samples = samples[None]
+    total_path = find_output(pred_dir, case_id, "total", MAP_ENDINGS)
+    total = read_map(total_path, annotations.ndim - 1) if total_path else None
+    accumulator.update(np.rint(samples).astype(np.int64), annotations, total)
 
 
 def ood_detection(pred_dir: Path, info: dict, in_scores: list[float], ood_data: str | Path) -> dict:
