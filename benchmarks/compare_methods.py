@@ -92,6 +92,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=None, help="S (default: each method's)")
     parser.add_argument("--max-test", type=int, default=None, help="cap test/shifted cases")
     parser.add_argument("--max-ood", type=int, default=None, help="cap far-OOD cases")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch threads (0: torch's default, all cores)"
+    )
     parser.add_argument("--data-root", type=Path, default=DATA_ROOT)
     parser.add_argument("--work", type=Path, default=None, help="prepared data folder")
     parser.add_argument("--out", type=Path, default=None)
@@ -362,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    if args.threads:
+        # On a shared CPU one thread per process avoids threads spinning on each other.
+        torch.set_num_threads(args.threads)
     preset = PRESETS[args.preset]
     args.out.mkdir(parents=True, exist_ok=True)
     report = {

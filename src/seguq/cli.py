@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--val-split", help="split used for validation (default: val)")
     train.add_argument("--label-map", help="raw mask value -> class, e.g. 0:0,255:1")
     train.add_argument("--calibrate", action="store_true", help="fit a temperature on validation")
+    train.add_argument("--intensity-augment", help="none | domain (domain-randomising transforms)")
+    train.add_argument("--rater", help="annotators per training item: random | first | all")
     train.add_argument("--devices", type=int)
     train.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
     train.add_argument("--accelerator", help="cpu | gpu | auto")
@@ -77,7 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--ood-percentile", type=float, help="OOD threshold percentile (default 95)"
     )
-    predict.add_argument("--per-level", action="store_true", help="HUE: one map per level")
+    predict.add_argument(
+        "--per-level",
+        action="store_true",
+        help="hierarchical methods (hue, phiseg): maps per level",
+    )
     predict.add_argument("--split", type=_csv_list, help="only these splits of the input")
     predict.add_argument("--domains", type=_csv_list, help="only these domains of the input")
     _add_common(predict)
@@ -133,6 +139,8 @@ def _train_overrides(args: argparse.Namespace) -> dict:
         "batch_size": args.batch_size,
         "patch_size": list(args.patch_size) if args.patch_size else None,
         "label_map": parse_label_map(args.label_map) if args.label_map else None,
+        "intensity_augment": args.intensity_augment,
+        "rater": args.rater,
     }
     method = {"name": args.method, "members": args.members, "calibrate": args.calibrate or None}
     train = {
@@ -189,7 +197,10 @@ def _benchmark(args: argparse.Namespace) -> None:
     for label, entry in results["methods"].items():
         dice = entry["average"]["dice"]["mean"]
         print(f"{label}: unseen-domain Dice {dice['mean']:.4f} ± {dice['std']:.4f}")
-    print(f"tables: {', '.join(str(args.out / n) for n in ('results.md', 'results.csv', 'results.json'))}")
+    tables = ", ".join(
+        str(args.out / name) for name in ("results.md", "results.csv", "results.json")
+    )
+    print(f"tables: {tables}")
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ class DataConfig:
     batch_size: int = 8
     augment: bool = True  # random flips of the training patches
     intensity_augment: str = "none"  # "none" | "domain" (domain-randomising intensity transforms)
-    rater: str = "random"  # which annotator a training step sees: "random" or "first"
+    rater: str = "random"  # annotators a training item carries: "random", "first" or "all"
     # Filled in from the data when training starts; saved so that prediction can check its input.
     in_channels: int = 0
     num_classes: int = 0

@@ -13,6 +13,9 @@ from torch.utils.data import Dataset
 from seguq.data.arrays import load_case, match_channels, to_slices
 from seguq.data.case import Case
 from seguq.data.sources import Source
+from seguq.errors import SeguqError
+
+RATERS = ("random", "first", "all")
 
 
 @dataclass
@@ -83,7 +86,15 @@ class PatchDataset(Dataset):
     Each item is {"image": (C, h, w) float32, "label": (h, w) int64} with (h, w) = patch_size;
     slices
     smaller than the patch are zero-padded (label 0). The annotator is random per item
-    (`rater="random"`) or always the first.
+    (`rater="random"`) or always the first. `intensity` is an optional image-only transform
+    applied after cropping and flipping (see `seguq.data.augment`). With `rater="all"` the item
+    also holds
+    "labels": (R, h, w) int64, every annotator's mask cropped and flipped with the image, R the
+    largest annotator count of the slices: a slice with fewer annotators repeats its masks
+    cyclically (masks r % R_slice) so that batches collate; "label" is then a random one of them.
+
+    Raises:
+        SeguqError: `rater` is not "random", "first" or "all".
     """
 
     def __init__(
@@ -95,10 +106,14 @@ class PatchDataset(Dataset):
         augment: bool = True,
         rater: str = "random",
         seed: int = 0,
+        intensity: Compose | None = None,
     ):
         self.slices = slices
         self.length = length or len(slices)
+        if rater not in RATERS:
+            raise SeguqError(f"data.rater: unknown '{rater}' (known: {', '.join(RATERS)})")
         self.rater = rater
+        self.num_raters = max(len(m) for m in slices.labels) if rater == "all" else 1
         self.rng = np.random.default_rng(seed)
         steps = [
             SpatialPadd(["image", "label"], spatial_size=list(patch_size)),
@@ -109,6 +124,8 @@ class PatchDataset(Dataset):
                 RandFlipd(["image", "label"], prob=0.5, spatial_axis=0),
                 RandFlipd(["image", "label"], prob=0.5, spatial_axis=1),
             ]
+        if intensity is not None:
+            steps.append(intensity)  # image-only (e.g. domain randomisation, data/augment.py)
         self.transform = Compose(steps).set_random_state(seed=seed)
 
     def __len__(self) -> int:
@@ -117,13 +134,18 @@ class PatchDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         i = index % len(self.slices)
         masks = self.slices.labels[i]
-        r = int(self.rng.integers(len(masks))) if self.rater == "random" else 0
-        item = self.transform(
-            {"image": self.slices.images[i], "label": masks[r : r + 1].astype(np.int64)}
-        )
+        r = int(self.rng.integers(len(masks))) if self.rater in ("random", "all") else 0
+        # "all": every mask, repeated cyclically up to num_raters; otherwise annotator r alone.
+        if self.rater == "all":
+            chosen = masks[np.arange(self.num_raters) % len(masks)]
+        else:
+            chosen = masks[r : r + 1]
+        item = self.transform({"image": self.slices.images[i], "label": chosen.astype(np.int64)})
         image = torch.as_tensor(np.asarray(item["image"]), dtype=torch.float32)
-        label = torch.as_tensor(np.asarray(item["label"]), dtype=torch.long)[0]
-        return {"image": image, "label": label}
+        labels = torch.as_tensor(np.asarray(item["label"]), dtype=torch.long)
+        if self.rater != "all":
+            return {"image": image, "label": labels[0]}
+        return {"image": image, "label": labels[r], "labels": labels}
 
 
 class SliceDataset(Dataset):

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 
 from seguq.config import RunConfig, save_config
 from seguq.data.arrays import load_case
+from seguq.data.augment import intensity_augmentation
 from seguq.data.case import Case, select_cases
 from seguq.data.slices import PatchDataset, SliceDataset, load_slices
 from seguq.data.sources import Source, load_source
@@ -138,6 +139,7 @@ def fit_method(
         augment=data.augment,
         rater=data.rater,
         seed=opt.seed,
+        intensity=intensity_augmentation(data.intensity_augment),
     )
     train_loader = DataLoader(patches, batch_size=data.batch_size, shuffle=True, drop_last=False)
     val_loader = DataLoader(SliceDataset(val_slices), batch_size=1)

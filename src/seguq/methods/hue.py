@@ -161,17 +161,28 @@ class HUE(Method):
         return {i: gaussian_kl(*posterior[i], *prior[i]).sum(1).mean() for i in self.levels}
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        x, labels = batch["image"], batch["label"]
+        """CE + soft Dice + beta * sum_l KL_l; averaged over annotators when "labels" is present.
+
+        Args:
+            batch: "image" (B, C, H, W); "label" (B, H, W) int64, or "labels" (B, R, H, W) int64
+                for R annotators (data.rater "all"); optional "step" (scalar) for the warm-up.
+        """
+        x = batch["image"]
+        stack = batch["labels"] if "labels" in batch else batch["label"].unsqueeze(1)
+        r = stack.shape[1]
+        labels = stack.transpose(0, 1).flatten(0, 1)  # (R * B, H, W), annotator-major
         x_pad, (h, w) = self.net.pad(x)
         labels_pad = F.pad(labels, (0, x_pad.shape[-1] - w, 0, x_pad.shape[-2] - h))
-        features, prior = self._prior_pass(x_pad)
-        posterior = self._posterior(x_pad, labels_pad)
+        features, prior = self._prior_pass(x_pad)  # once per image, shared by the annotators
+        posterior = self._posterior(x_pad.repeat(r, 1, 1, 1), labels_pad)
         latents = {
             i: mu + torch.exp(log_sigma) * torch.randn_like(mu)
             for i, (mu, log_sigma) in posterior.items()
         }
-        logits = self._decode(features, latents)[..., :h, :w]
-        segmentation = ce_dice_loss(logits, labels)
+        repeated = [f.repeat(r, 1, 1, 1) for f in features]
+        logits = self._decode(repeated, latents)[..., :h, :w].unflatten(0, (r, x.shape[0]))
+        segmentation = torch.stack([ce_dice_loss(logits[i], stack[:, i]) for i in range(r)]).mean()
+        prior = {i: (mu.repeat(r, 1, 1, 1), ls.repeat(r, 1, 1, 1)) for i, (mu, ls) in prior.items()}
         kls = self.kl_per_level(prior, posterior)
         step = float(batch.get("step", torch.tensor(self.warmup_steps)))
         beta = self.beta * min(1.0, step / max(1, self.warmup_steps))

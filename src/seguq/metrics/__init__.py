@@ -1,10 +1,18 @@
-"""Metrics: segmentation overlap/distance, calibration, uncertainty vs error, OOD detection.
+"""Metrics: segmentation, calibration, uncertainty vs error, OOD detection, ambiguity.
 
 Each metric is a pure function of one case (or one set of scores); metrics that must be pooled
 over a data set (ECE, pixel AUROC/AUPR/UEO) have an accumulator with ``update`` and
 ``compute`` instead of averaging per-batch values.
 """
 
+from seguq.metrics.ambiguity import (
+    AmbiguityAccumulator,
+    annotator_disagreement,
+    generalised_energy_distance,
+    hungarian_matched_iou,
+    pairwise_iou,
+    uncertainty_disagreement_ncc,
+)
 from seguq.metrics.calibration import (
     CalibrationAccumulator,
     brier_score,
@@ -38,9 +46,11 @@ from seguq.metrics.segmentation import (
 
 __all__ = [
     "SEGMENTATION_METRICS",
+    "AmbiguityAccumulator",
     "CalibrationAccumulator",
     "ErrorDetectionAccumulator",
     "aggregate_segmentation_scores",
+    "annotator_disagreement",
     "assd",
     "aurc",
     "average_precision",
@@ -53,14 +63,18 @@ __all__ = [
     "filtered_dice_curve",
     "fit_temperature",
     "fpr_at_tpr",
+    "generalised_energy_distance",
     "hd95",
+    "hungarian_matched_iou",
     "iou",
     "negative_log_likelihood",
     "ood_scores",
     "ood_threshold",
     "optimal_aurc",
+    "pairwise_iou",
     "reliability_diagram",
     "segmentation_scores",
     "temperature_scale",
+    "uncertainty_disagreement_ncc",
     "uncertainty_error_overlap",
 ]

@@ -1,0 +1,447 @@
+"""PHiSeg (Baumgartner et al., MICCAI 2019), scaled to the project's U-Net budget.
+
+A hierarchy of L latent maps z_0 (finest) .. z_{L-1} (coarsest), at the L coarsest of the
+len(net.widths) resolutions (default L = len(widths) - 1, the number of skip levels; the paper
+uses 5 of 7). Three networks:
+- prior p(z_l | z_{l+1}, x) and posterior q(z_l | z_{l+1}, x, y): each an encoder (one block per
+  resolution) whose features at level l, concatenated with the upsampled (and convolved) latent
+  of the coarser level l + 1, give a per-pixel Gaussian; the coarsest level reads the encoder
+  alone. In training the prior is conditioned on the posterior's samples (as in the authors'
+  code), so that each level's KL compares the two conditionals given the same coarser latent.
+- likelihood: each z_l goes through a block, is raised to resolution l (L < len(widths)), and is
+  combined with the upsampled features of level l + 1; a 1x1 head per level gives logits, which
+  are upsampled (nearest) to the image and accumulated from coarse to fine: the logits of level
+  l are the sum of the heads of levels l .. L-1, and level 0's are the prediction.
+Loss = sum over levels of (CE + soft Dice) of the accumulated logits (deep supervision, the
+paper's residual loss; option off = level 0 only) + beta * sum_l w_l KL(q_l || p_l), w_l = 1 by
+default. Inference samples the prior coarse to fine: the prior's encoder runs once per image; the
+conditional levels and the likelihood run per sample, in chunks. Deterministic prediction: every
+level at its prior mean given the coarser means. Sampling one level (`sample_level`) draws that
+level and keeps the others at their (conditional) means.
+
+Several annotators: a batch with "labels" (B, R, H, W) (data.rater "all") gives each image R
+posterior passes; the loss is the mean of the R per-annotator losses (the prior's encoder runs
+once per image).
+
+Where this departs from the paper and the authors' code (github.com/baumgach/PHiSeg-code):
+- Widths: the encoders and the likelihood use `net.widths` at each resolution (the paper uses
+  n0 * (1, 2, 4, 6, 6, 6, 6) with n0 = 32, and 2 * n0 channels for the upsampled latents); blocks
+  are the project's two 3x3 convolutions with `net.norm` (the paper: three in the encoders, two
+  elsewhere, batch norm); no residual blocks; `net.dropout` is not used.
+- Latent channels: 2 per level by default, as the paper (option `latent_channels`).
+- The Gaussian heads are 1x1 convolutions predicting log sigma (clamped to a finite range,
+  zero-initialised to the standard normal); the paper predicts mu with a 3x3 convolution and sigma
+  through a softplus.
+- KL weights: 1 per level by default (option `kl_weights`: "equal", "exponential" = 4 ** l as in
+  the authors' code, or a list, finest first). The paper sums the CE and each level's KL over
+  pixels; the project's CE is a per-pixel mean, so by default (`kl_scale` "pixels") each KL,
+  summed over its latent elements, is divided by the number of image pixels, which keeps the
+  paper's balance at beta = 1.
+- A soft Dice term is added to the CE at each supervised level (the project's default loss).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seguq.errors import SeguqError
+from seguq.methods.base import Batch, Method, register
+from seguq.methods.losses import ce_dice_loss
+from seguq.methods.prob_unet import KL_SCALES, annotator_labels, warmed_up_beta
+from seguq.nets.blocks import ConvBlock, norm_layer
+from seguq.nets.gaussian import GaussianHead, gaussian_kl
+
+DEFAULTS = {
+    "latent_levels": None,  # L; None = len(net.widths) - 1 (the number of skip levels)
+    "latent_channels": 2,
+    "beta": 1.0,
+    "warmup_steps": 0,  # linear warm-up of beta over this many steps; 0 = none (the paper)
+    "kl_weights": "equal",  # "equal" | "exponential" (4 ** l) | a list of L numbers, finest first
+    "kl_scale": "pixels",  # "pixels": KL / image pixels (paper balance); "image": KL per image
+    "deep_supervision": True,  # CE + Dice on every level's accumulated logits (equal weights)
+    "sample_chunk": 0,  # samples per batch through the likelihood; 0 = auto (2 on CPU, 16 on GPU)
+}
+
+Gaussian = tuple[torch.Tensor, torch.Tensor]
+# (level, mu, log_sigma) -> the latent passed on to the next finer level
+Chooser = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def phiseg_options(options: dict, resolutions: int) -> dict:
+    """The method's options with defaults filled in and checked; `latent_levels` resolved.
+
+    Args:
+        options: `config.method.options`.
+        resolutions: len(net.widths).
+
+    Raises:
+        SeguqError: an unknown option name or a value out of range.
+    """
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise SeguqError(
+            f"method.options: unknown phiseg option(s) {sorted(unknown)} "
+            f"(known: {sorted(DEFAULTS)})"
+        )
+    opts = {**DEFAULTS, **options}
+    if opts["latent_levels"] is None:
+        opts["latent_levels"] = resolutions - 1
+    levels = opts["latent_levels"]
+    if not isinstance(levels, int) or not 1 <= levels <= resolutions:
+        raise SeguqError(
+            f"phiseg latent_levels: expected an integer in 1..{resolutions} "
+            f"(len(net.widths)), got {levels!r}"
+        )
+    if not isinstance(opts["latent_channels"], int) or opts["latent_channels"] < 1:
+        raise SeguqError(
+            f"phiseg latent_channels: expected a positive integer, got {opts['latent_channels']!r}"
+        )
+    for key in ("warmup_steps", "sample_chunk"):
+        if not isinstance(opts[key], int) or opts[key] < 0:
+            raise SeguqError(f"phiseg {key}: expected an integer >= 0, got {opts[key]!r}")
+    if not isinstance(opts["beta"], int | float) or opts["beta"] < 0:
+        raise SeguqError(f"phiseg beta: expected a number >= 0, got {opts['beta']!r}")
+    if opts["kl_scale"] not in KL_SCALES:
+        raise SeguqError(
+            f"phiseg kl_scale: expected one of {', '.join(KL_SCALES)}, got {opts['kl_scale']!r}"
+        )
+    weights = opts["kl_weights"]
+    if weights == "equal":
+        opts["kl_weights"] = [1.0] * levels
+    elif weights == "exponential":
+        opts["kl_weights"] = [4.0**i for i in range(levels)]
+    elif (
+        isinstance(weights, list | tuple)
+        and len(weights) == levels
+        and all(isinstance(v, int | float) and v >= 0 for v in weights)
+    ):
+        opts["kl_weights"] = [float(v) for v in weights]
+    else:
+        raise SeguqError(
+            f"phiseg kl_weights: expected equal, exponential or {levels} numbers >= 0, "
+            f"got {weights!r}"
+        )
+    return opts
+
+
+def conv_unit(in_channels: int, out_channels: int, norm: str) -> nn.Sequential:
+    """One 3x3 convolution, normalisation and LeakyReLU: (B, in, H, W) -> (B, out, H, W)."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=norm == "none"),
+        norm_layer(norm, out_channels),
+        nn.LeakyReLU(0.01, inplace=True),
+    )
+
+
+def upsample(x: torch.Tensor) -> torch.Tensor:
+    """Bilinear 2x upsampling, (B, C, h, w) -> (B, C, 2h, 2w)."""
+    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+class LatentHierarchy(nn.Module):
+    """PHiSeg's prior or posterior net: an encoder and per-level Gaussians, coarse to fine.
+
+    Args:
+        in_channels: input channels (C for the prior, C + K for the posterior).
+        widths: channels per resolution, finest first (`net.widths`).
+        levels: L latent levels, at resolutions len(widths) - L .. len(widths) - 1.
+        latent_channels: channels of each latent map.
+        norm: normalisation of the blocks.
+    """
+
+    def __init__(
+        self, in_channels: int, widths: list[int], levels: int, latent_channels: int, norm: str
+    ):
+        super().__init__()
+        self.offset = len(widths) - levels  # resolution index of latent level 0
+        self.encoder = nn.ModuleList(
+            [
+                ConvBlock(cin, cout, norm)
+                for cin, cout in zip([in_channels, *widths[:-1]], widths, strict=True)
+            ]
+        )
+        at = [widths[level + self.offset] for level in range(levels)]
+        self.latent_in = nn.ModuleList(
+            [ConvBlock(latent_channels, at[level], norm) for level in range(levels - 1)]
+        )
+        self.merge = nn.ModuleList(
+            [ConvBlock(2 * at[level], at[level], norm) for level in range(levels - 1)]
+        )
+        self.heads = nn.ModuleList(
+            [GaussianHead(at[level], latent_channels) for level in range(levels)]
+        )
+
+    @property
+    def levels(self) -> int:
+        """Number of latent levels L."""
+        return len(self.heads)
+
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Encoder features at the latent levels, finest first.
+
+        Args:
+            x: (B, in_channels, H, W), H and W multiples of 2 ** (len(widths) - 1).
+
+        Returns:
+            L tensors; level l is (B, widths[l + offset], H / 2**(l + offset), W / ...).
+        """
+        features = []
+        for i, block in enumerate(self.encoder):
+            x = block(x if i == 0 else F.avg_pool2d(x, 2))
+            features.append(x)
+        return features[self.offset :]
+
+    def walk(
+        self, features: list[torch.Tensor], choose: Chooser, copies: int = 1
+    ) -> tuple[list[Gaussian], list[torch.Tensor]]:
+        """Per-level Gaussians from the coarsest level to the finest.
+
+        Args:
+            features: the output of `encode`, batch B.
+            choose: (level, mu, log_sigma) -> the latent of that level, (copies * B, c, h, w):
+                a sample, the mean, or a latent given from elsewhere (teacher forcing); the
+                next finer level is conditioned on it.
+            copies: how many latent sets per image (samples or annotators), sample-major.
+
+        Returns:
+            (mu, log_sigma) per level and the chosen latents, finest first, each with batch
+            copies * B.
+        """
+        gaussians: list[Gaussian] = [None] * self.levels  # type: ignore[list-item]
+        latents: list[torch.Tensor] = [None] * self.levels  # type: ignore[list-item]
+        below = None
+        for level in reversed(range(self.levels)):
+            feature = features[level].repeat(copies, 1, 1, 1)
+            if below is not None:
+                z_up = self.latent_in[level](upsample(below))
+                feature = self.merge[level](torch.cat([feature, z_up], 1))
+            gaussians[level] = self.heads[level](feature)
+            below = latents[level] = choose(level, *gaussians[level])
+        return gaussians, latents
+
+
+class Likelihood(nn.Module):
+    """PHiSeg's likelihood net: latents (finest first) -> accumulated logits per level.
+
+    Args:
+        widths: channels per resolution, finest first (`net.widths`).
+        levels: L latent levels.
+        latent_channels: channels of each latent map.
+        num_classes: K.
+        norm: normalisation of the blocks.
+    """
+
+    def __init__(
+        self, widths: list[int], levels: int, latent_channels: int, num_classes: int, norm: str
+    ):
+        super().__init__()
+        offset = len(widths) - levels
+        self.post_z = nn.ModuleList(
+            [
+                nn.Sequential(
+                    ConvBlock(latent_channels, widths[level], norm),
+                    # raise latent level l from resolution l + offset to resolution l
+                    *[
+                        nn.Sequential(
+                            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                            conv_unit(widths[level], widths[level], norm),
+                        )
+                        for _ in range(offset)
+                    ],
+                )
+                for level in range(levels)
+            ]
+        )
+        self.up = nn.ModuleList(
+            [conv_unit(widths[level + 1], widths[level], norm) for level in range(levels - 1)]
+        )
+        self.combine = nn.ModuleList(
+            [ConvBlock(2 * widths[level], widths[level], norm) for level in range(levels - 1)]
+        )
+        self.heads = nn.ModuleList(
+            [nn.Conv2d(widths[level], num_classes, 1) for level in range(levels)]
+        )
+
+    def forward(self, latents: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Accumulated logits per level, finest first.
+
+        Args:
+            latents: L tensors (N, latent_channels, h_l, w_l), finest first.
+
+        Returns:
+            L tensors (N, K, H, W) at full resolution; level l's is the sum of the (nearest-
+            upsampled) head outputs of levels l .. L-1, so level 0's is the prediction.
+        """
+        levels = len(latents)
+        outputs: list[torch.Tensor] = [None] * levels  # type: ignore[list-item]
+        features = accumulated = None
+        for level in reversed(range(levels)):
+            post = self.post_z[level](latents[level])
+            if features is not None:
+                post = self.combine[level](torch.cat([post, self.up[level](upsample(features))], 1))
+            features = post
+            head = self.heads[level](features)
+            if level:
+                head = F.interpolate(head, scale_factor=2**level, mode="nearest")
+            accumulated = head if accumulated is None else accumulated + head
+            outputs[level] = accumulated
+        return outputs
+
+
+@register("phiseg")
+class PHiSeg(Method):
+    """Hierarchical latent maps (prior, posterior, likelihood nets), sampled coarse to fine."""
+
+    default_samples = 16
+
+    def __init__(self, config, in_channels: int, num_classes: int):
+        super().__init__(config, in_channels, num_classes)
+        widths, norm = list(config.net.widths), config.net.norm
+        if len(widths) < 2:
+            raise SeguqError(f"net.widths: need at least 2 levels, got {widths}")
+        opts = phiseg_options(config.method.options, len(widths))
+        levels, channels = opts["latent_levels"], opts["latent_channels"]
+        self.latent_channels = channels
+        self.multiple = 2 ** (len(widths) - 1)
+        self.beta = float(opts["beta"])
+        self.warmup_steps = opts["warmup_steps"]
+        self.kl_weights = opts["kl_weights"]
+        self.kl_per_pixel = opts["kl_scale"] == "pixels"
+        self.deep_supervision = bool(opts["deep_supervision"])
+        self.sample_chunk = opts["sample_chunk"]
+        self.prior = LatentHierarchy(in_channels, widths, levels, channels, norm)
+        self.posterior = LatentHierarchy(in_channels + num_classes, widths, levels, channels, norm)
+        self.likelihood = Likelihood(widths, levels, channels, num_classes, norm)
+
+    @property
+    def levels(self) -> int:
+        """Number of latent levels L."""
+        return self.prior.levels
+
+    @property
+    def level_names(self) -> list[str]:
+        """One name per latent level, finest first ("level0" = the finest latent)."""
+        return [f"level{i}" for i in range(self.levels)]
+
+    def _pad(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """Pad (B, C, H, W) bottom/right to a multiple of 2 ** (len(widths) - 1); old size too."""
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % self.multiple, (-w) % self.multiple
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate" if min(h, w) > 1 else "constant")
+        return x, (h, w)
+
+    # --- training -----------------------------------------------------------------------------
+    def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """(CE + soft Dice) per supervised level + beta * sum_l w_l KL(q_l || p_l).
+
+        Averaged over annotators when "labels" is present.
+
+        Args:
+            batch: "image" (B, C, H, W); "label" (B, H, W) int64, or "labels" (B, R, H, W) int64
+                for R annotators; optional "step" (scalar) for the warm-up.
+        """
+        x, stack = batch["image"], annotator_labels(batch)
+        r, b = stack.shape[1], x.shape[0]
+        x_pad, (h, w) = self._pad(x)
+        labels = stack.transpose(0, 1).flatten(0, 1)  # (R * B, H, W), annotator-major
+        labels_pad = F.pad(labels, (0, x_pad.shape[-1] - w, 0, x_pad.shape[-2] - h))
+        onehot = F.one_hot(labels_pad, self.num_classes).movedim(-1, 1).to(x.dtype)
+        posterior_in = torch.cat([x_pad.repeat(r, 1, 1, 1), onehot], 1)
+        q, z = self.posterior.walk(
+            self.posterior.encode(posterior_in),
+            lambda _, mu, log_sigma: mu + torch.exp(log_sigma) * torch.randn_like(mu),
+        )
+        # The prior's conditionals are evaluated at the posterior's coarser samples.
+        p, _ = self.prior.walk(self.prior.encode(x_pad), lambda level, *_: z[level], copies=r)
+        outputs = self.likelihood(z)
+        supervised = outputs if self.deep_supervision else outputs[:1]
+        segmentation = x.new_zeros(())
+        for logits in supervised:
+            per_annotator = logits[..., :h, :w].unflatten(0, (r, b))
+            segmentation = (
+                segmentation
+                + torch.stack(
+                    [ce_dice_loss(per_annotator[i], stack[:, i]) for i in range(r)]
+                ).mean()
+            )
+        # KL per image (summed over the level's latent elements), averaged over images/annotators
+        kls = [gaussian_kl(*q[i], *p[i]).flatten(1).sum(1).mean() for i in range(self.levels)]
+        kl_total = sum(weight * kl for weight, kl in zip(self.kl_weights, kls, strict=True))
+        kl_term = kl_total / (h * w) if self.kl_per_pixel else kl_total
+        step = float(batch.get("step", torch.tensor(self.warmup_steps)))
+        beta = warmed_up_beta(self.beta, step, self.warmup_steps)
+        loss = segmentation + beta * kl_term
+        logs = {
+            "loss": float(loss.detach()),
+            "seg": float(segmentation.detach()),
+            "kl": float(kl_total.detach()),
+            "beta": beta,
+        }
+        logs.update({f"kl_level{i}": float(kl.detach()) for i, kl in enumerate(kls)})
+        return loss, logs
+
+    # --- inference ----------------------------------------------------------------------------
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Deterministic prediction (B, K, H, W): every level at its prior mean."""
+        x_pad, (h, w) = self._pad(x)
+        _, means = self.prior.walk(self.prior.encode(x_pad), lambda _, mu, __: mu)
+        return self.likelihood(means)[0][..., :h, :w]
+
+    def logit_samples(
+        self, x: torch.Tensor, n: int, sampled_levels: list[int] | None = None
+    ) -> torch.Tensor:
+        """(S, B, K, H, W) logits from ancestral prior samples; the prior's encoder runs once.
+
+        Args:
+            x: (B, C, H, W).
+            n: samples S.
+            sampled_levels: levels drawn from their conditional prior; the others take their
+                conditional mean (None = all levels).
+        """
+        sampled = set(range(self.levels) if sampled_levels is None else sampled_levels)
+        x_pad, (h, w) = self._pad(x)
+        b = x.shape[0]
+        features = self.prior.encode(x_pad)
+        # All noise is drawn up front so that chunking does not change the samples.
+        noise = {
+            i: torch.randn(
+                n, b, self.latent_channels, *features[i].shape[2:], device=x.device, dtype=x.dtype
+            )
+            for i in sorted(sampled)
+        }
+        chunk = self.sample_chunk or (2 if x.device.type == "cpu" else 16)
+        outputs = []
+        for start in range(0, n, chunk):
+            s = min(chunk, n - start)
+
+            def draw(level: int, mu: torch.Tensor, log_sigma: torch.Tensor, start=start, s=s):
+                if level not in noise:
+                    return mu
+                eps = noise[level][start : start + s].flatten(0, 1)
+                return mu + torch.exp(log_sigma) * eps
+
+            _, latents = self.prior.walk(features, draw, copies=s)
+            logits = self.likelihood(latents)[0][..., :h, :w]
+            outputs.append(logits.unflatten(0, (s, b)))
+        return torch.cat(outputs)
+
+    @torch.no_grad()
+    def sample_level(self, x: torch.Tensor, n: int | None, level: str) -> torch.Tensor:
+        """(S, B, K, H, W) probabilities sampling one level (`level_names`), others at the mean.
+
+        Raises:
+            SeguqError: an unknown level name.
+        """
+        if level not in self.level_names:
+            raise SeguqError(
+                f"phiseg: unknown level '{level}' (known: {', '.join(self.level_names)})"
+            )
+        logits = self.logit_samples(
+            x, n or self.default_samples, [int(level.removeprefix("level"))]
+        )
+        return torch.softmax(logits / self.temperature, dim=2)
