@@ -115,7 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--patch-size", type=int, nargs=2, metavar=("H", "W"))
     bench.add_argument("--batch-size", type=int)
     bench.add_argument("--domains", type=_csv_list, help="domains taking part (default: all)")
-    bench.add_argument("--test-split", default="test")
+    bench.add_argument(
+        "--test-split",
+        default="test",
+        help="held-out domain's split to test ('all': every labelled case)",
+    )
     bench.add_argument("--label-map")
     _add_common(bench)
 

@@ -52,8 +52,8 @@ def lodo_folds(
         source: the data.
         domains: the domains taking part (default: every domain with labelled cases outside
             the "ood" split).
-        test_split: the held-out domain's split to test on when it has one; otherwise all its
-            labelled cases are tested.
+        test_split: the held-out domain's split to test on when it has one; otherwise, or when
+            it is "all", every labelled case of the held-out domain is tested.
 
     Raises:
         SeguqError: fewer than two domains, or an unknown one.
