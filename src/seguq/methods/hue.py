@@ -146,7 +146,8 @@ class HUE(Method):
         onehot = F.one_hot(labels, self.num_classes).movedim(-1, 1).to(x.dtype)
         image = torch.zeros_like(x) if self.label_only else x
         encoder = self.posterior_net or self.net
-        features = encoder.encode(torch.cat([image, onehot], 1))
+        # Only the skip levels carrying a latent are needed: the deeper blocks are not run.
+        features = encoder.encode(torch.cat([image, onehot], 1), levels=max(self.levels) + 1)
         return {i: self.posterior_heads[str(i)](features[i]) for i in self.levels}
 
     def _decode(

@@ -80,21 +80,25 @@ class UNet(nn.Module):
         """Number of skip connections (= down-sampling steps)."""
         return len(self.widths) - 1
 
-    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def encode(self, x: torch.Tensor, levels: int | None = None) -> list[torch.Tensor]:
         """Encoder features, finest first; the last element is the bottleneck.
 
         Args:
             x: (B, C, H, W) with H, W multiples of 2 ** depth.
+            levels: compute only the first `levels` feature maps (None: all depth + 1), e.g.
+                the skip features a posterior head needs, without the bottleneck.
 
         Returns:
-            depth + 1 tensors; level i has shape (B, widths[i], H / 2**i, W / 2**i).
+            depth + 1 (or `levels`) tensors; level i has shape (B, widths[i], H / 2**i, W / 2**i).
         """
-        features = []
-        for block in self.encoder:
+        wanted = self.depth + 1 if levels is None else levels
+        features: list[torch.Tensor] = []
+        for block in self.encoder[:wanted]:
             x = block(x)
             features.append(x)
             x = F.max_pool2d(x, 2)
-        features.append(self.bottleneck(x))
+        if wanted > self.depth:
+            features.append(self.bottleneck(x))
         return features
 
     def decode(
