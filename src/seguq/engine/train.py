@@ -48,7 +48,8 @@ class TrainResult:
 def split_cases(source: Source, config: RunConfig) -> tuple[list[Case], list[Case]]:
     """Training and validation cases from the data config.
 
-    Training: `train_split` cases of `train_domains` (all domains when empty). Validation: the
+    Training: `train_split` cases of `train_domains` (all domains when empty; a named domain
+    without that split contributes all its labelled cases). Validation: the
     `val_split` cases of `val_domains` (default: the training domains) when the source has that
     split; otherwise a seeded `val_fraction` of the training cases is held out.
 
@@ -66,8 +67,12 @@ def split_cases(source: Source, config: RunConfig) -> tuple[list[Case], list[Cas
             f"{source.name}: unknown split '{data.train_split}' "
             f"(known: {', '.join(sorted(splits))})"
         )
-    train = select_cases(
-        labelled, splits=train_split, domains=data.train_domains or None, source=source.name
+    train = (
+        select_cases(
+            labelled, splits=train_split, domains=data.train_domains or None, source=source.name
+        )
+        if train_split is None or not data.train_domains
+        else _named_domains(labelled, data, source)
     )
     val_domains = data.val_domains or data.train_domains or None
     if data.val_split and data.val_split in splits and data.val_split != data.train_split:
@@ -87,6 +92,18 @@ def split_cases(source: Source, config: RunConfig) -> tuple[list[Case], list[Cas
     val = [c for c in val_pool if c.id in held]
     train = [c for c in train if c.id not in held] or train
     return train, val or train[:1]
+
+
+def _named_domains(labelled: list[Case], data, source: Source) -> list[Case]:
+    """The `train_split` cases of each named training domain; a named domain without that split
+    (e.g. CHASE_DB1 in the vessels manifest, which has no splits) contributes all its cases."""
+    select_cases(labelled, domains=data.train_domains, source=source.name)  # checks the names
+    chosen = []
+    for domain in data.train_domains:
+        cases = [c for c in labelled if c.domain == domain]
+        in_split = [c for c in cases if c.split == data.train_split]
+        chosen += in_split or cases
+    return chosen
 
 
 class _SaveMethod(Callback):
