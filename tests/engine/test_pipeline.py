@@ -117,3 +117,18 @@ def test_resume_continues_from_the_last_epoch(tiny_manifest, make_config, tmp_pa
     rows = list(csv.DictReader((out / "logs/metrics.csv").open()))
     epochs = {int(r["epoch"]) for r in rows if r.get("epoch")}
     assert epochs == {0, 1}
+
+
+def test_ensemble_trains_members_and_calibrates(tiny_manifest, make_config, tmp_path):
+    config = make_config(tiny_manifest, method="ensemble", epochs=1, steps_per_epoch=2)
+    config.method.calibrate = True
+    run = train(config, tmp_path / "ens").run_dir
+    for member in ("member0", "member1"):
+        assert (run / "members" / member / "checkpoints" / "best.pt").is_file()
+    payload = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
+    temperature = float(payload["state_dict"]["temperature"])
+    assert temperature > 0 and temperature != 1.0
+    assert payload["info"]["temperature"] == temperature
+    method = load_method(run / "checkpoints" / "best.pt")
+    probs = method.sample(torch.randn(1, 3, 32, 32))
+    assert probs.shape[0] == 2 and not torch.allclose(probs[0], probs[1])
