@@ -105,6 +105,21 @@ class Method(nn.Module):
         return torch.softmax(logits / self.temperature, dim=2)
 
 
+def merge_options(method: str, options: dict, defaults: dict) -> dict:
+    """A method's `method.options` over its defaults.
+
+    Raises:
+        SeguqError: an option name the method does not know.
+    """
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise SeguqError(
+            f"method.options: unknown {method} option(s) {sorted(unknown)} "
+            f"(known: {sorted(defaults)})"
+        )
+    return {**defaults, **options}
+
+
 REGISTRY: dict[str, type[Method]] = {}
 
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seguq.errors import SeguqError
-from seguq.methods.base import Batch, Method, register
+from seguq.methods.base import Batch, Method, merge_options, register
 from seguq.methods.losses import ce_dice_loss
 from seguq.nets import UNet
 from seguq.nets.gaussian import GaussianHead, gaussian_kl
@@ -45,12 +45,7 @@ def hue_options(options: dict) -> dict:
     Raises:
         SeguqError: an unknown option name.
     """
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise SeguqError(
-            f"method.options: unknown HUE option(s) {sorted(unknown)} (known: {sorted(DEFAULTS)})"
-        )
-    return {**DEFAULTS, **options}
+    return merge_options("HUE", options, DEFAULTS)
 
 
 def resolve_levels(levels: object, depth: int) -> list[int]:

@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seguq.errors import SeguqError
-from seguq.methods.base import Batch, Method, register
+from seguq.methods.base import Batch, Method, merge_options, register
 from seguq.methods.losses import ce_dice_loss
 from seguq.methods.prob_unet import KL_SCALES, annotator_labels, warmed_up_beta
 from seguq.nets.blocks import ConvBlock, norm_layer
@@ -81,13 +81,7 @@ def phiseg_options(options: dict, resolutions: int) -> dict:
     Raises:
         SeguqError: an unknown option name or a value out of range.
     """
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise SeguqError(
-            f"method.options: unknown phiseg option(s) {sorted(unknown)} "
-            f"(known: {sorted(DEFAULTS)})"
-        )
-    opts = {**DEFAULTS, **options}
+    opts = merge_options("phiseg", options, DEFAULTS)
     if opts["latent_levels"] is None:
         opts["latent_levels"] = resolutions - 1
     levels = opts["latent_levels"]

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seguq.errors import SeguqError
-from seguq.methods.base import Batch, Method, register
+from seguq.methods.base import Batch, Method, merge_options, register
 from seguq.methods.losses import soft_dice_loss
 from seguq.methods.mc_dropout import dropout_active
 from seguq.nets import build_unet
@@ -49,13 +49,7 @@ def pixelwise_options(options: dict) -> dict:
     Raises:
         SeguqError: an unknown option or uncertainty source.
     """
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise SeguqError(
-            f"method.options: unknown pixelwise option(s) {sorted(unknown)} "
-            f"(known: {sorted(DEFAULTS)})"
-        )
-    merged = {**DEFAULTS, **options}
+    merged = merge_options("pixelwise", options, DEFAULTS)
     if merged["source"] not in SOURCES:
         raise SeguqError(
             f"pixelwise source: unknown '{merged['source']}' (known: {', '.join(SOURCES)})"

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seguq.errors import SeguqError
-from seguq.methods.base import Batch, Method, register
+from seguq.methods.base import Batch, Method, merge_options, register
 from seguq.methods.losses import ce_dice_loss
 from seguq.nets import UNet
 from seguq.nets.blocks import ConvBlock
@@ -59,13 +59,7 @@ def prob_unet_options(options: dict) -> dict:
     Raises:
         SeguqError: an unknown option name or a value out of range.
     """
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise SeguqError(
-            f"method.options: unknown prob_unet option(s) {sorted(unknown)} "
-            f"(known: {sorted(DEFAULTS)})"
-        )
-    opts = {**DEFAULTS, **options}
+    opts = merge_options("prob_unet", options, DEFAULTS)
     for key in ("latent_dim", "fcomb_layers"):
         if not isinstance(opts[key], int) or opts[key] < 1:
             raise SeguqError(f"prob_unet {key}: expected a positive integer, got {opts[key]!r}")
