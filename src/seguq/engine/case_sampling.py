@@ -20,6 +20,7 @@ def sample_case(
     patch_size: Sequence[int],
     overlap: float = 0.25,
     normalise: bool = True,
+    shared_noise: bool = False,
 ) -> torch.Tensor:
     """S probability samples for one image or volume.
 
@@ -31,6 +32,7 @@ def sample_case(
         patch_size: the training patch.
         overlap: sliding-window overlap.
         normalise: as in `sample_image` (off for auxiliary maps).
+        shared_noise: as in `sample_image` (methods with an image-level latent).
 
     Returns:
         (S, K, *spatial) probabilities on the CPU.
@@ -43,6 +45,7 @@ def sample_case(
             patch_size,
             overlap=overlap,
             normalise=normalise,
+            shared_noise=shared_noise,
         )[:, 0]
     slices = []
     for plane in to_slices(image, slice_axis):
@@ -53,6 +56,7 @@ def sample_case(
             patch_size,
             overlap=overlap,
             normalise=normalise,
+            shared_noise=shared_noise,
         )[:, 0]  # (S, K, h, w)
         slices.append(probs.flatten(0, 1).numpy())
     s = probs.shape[0]

@@ -110,7 +110,9 @@ def predict(
     for case in tqdm(cases, desc="predict", unit="case", disable=not progress):
         raw, geometry = read_image(case.images)
         image = match_channels(normalize_intensity(raw), config.data.in_channels, case.image)
-        probs = _sample(method.sample, image, samples, config)
+        probs = _sample(
+            method.sample, image, samples, config, shared_noise=method.image_level_latent
+        )
         score = writer.write(case.id, probs, geometry, config.predict)
         if method.auxiliary_map_names:
             aux = _sample(_auxiliary_sampler(method), image, 1, config, normalise=False)[0]
@@ -150,7 +152,12 @@ def predict(
 
 
 def _sample(
-    sampler, image: np.ndarray, samples: int | None, config: RunConfig, normalise: bool = True
+    sampler,
+    image: np.ndarray,
+    samples: int | None,
+    config: RunConfig,
+    normalise: bool = True,
+    shared_noise: bool = False,
 ) -> torch.Tensor:
     return sample_case(
         sampler,
@@ -160,6 +167,7 @@ def _sample(
         patch_size=config.data.patch_size,
         overlap=config.predict.overlap,
         normalise=normalise,
+        shared_noise=shared_noise,
     )
 
 

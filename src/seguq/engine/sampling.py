@@ -20,6 +20,7 @@ def sample_image(
     overlap: float = 0.25,
     window_batch: int = 4,
     normalise: bool = True,
+    shared_noise: bool = False,
 ) -> torch.Tensor:
     """S samples of class probabilities for whole images of any size.
 
@@ -36,6 +37,9 @@ def sample_image(
         window_batch: windows per forward call.
         normalise: renormalise the stitched values over K (off for maps that are not
             probabilities).
+        shared_noise: every window draws the same random numbers (one seed per call), so that
+            sample s is the same draw of an image-level latent in every window (Probabilistic
+            U-Net). Windows are then sampled one at a time.
 
     Returns:
         (S, B, K, H, W) probabilities.
@@ -45,8 +49,20 @@ def sample_image(
         return sampler(image, n)
     shape: dict[str, int] = {}
 
+    seed = int(torch.randint(0, 2**31 - 1, ())) if shared_noise else None
+
+    def draw(windows: torch.Tensor) -> torch.Tensor:
+        if seed is None:
+            return sampler(windows, n)
+        outputs = []
+        for window in windows.split(1):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                outputs.append(sampler(window, n))
+        return torch.cat(outputs, dim=1)
+
     def predictor(windows: torch.Tensor) -> torch.Tensor:
-        probs = sampler(windows, n)  # (S, b, K, h, w)
+        probs = draw(windows)  # (S, b, K, h, w)
         shape["S"], shape["K"] = probs.shape[0], probs.shape[2]
         return probs.movedim(0, 1).flatten(1, 2)  # (b, S*K, h, w)
 

@@ -33,6 +33,9 @@ class Method(nn.Module):
 
     name: ClassVar[str] = ""
     default_samples: ClassVar[int] = 1
+    # True for methods whose samples draw an image-level latent: sliding windows then share
+    # their random numbers so that one sample is one draw over the whole image.
+    image_level_latent: ClassVar[bool] = False
     member_method: ClassVar[str | None] = None
 
     def __init__(self, config: RunConfig, in_channels: int, num_classes: int):

@@ -143,6 +143,7 @@ class ProbUNet(Method):
     """U-Net + global latent vector from prior/posterior encoders, fused by 1x1 convolutions."""
 
     default_samples = 16
+    image_level_latent = True
 
     def __init__(self, config, in_channels: int, num_classes: int):
         super().__init__(config, in_channels, num_classes)
