@@ -29,6 +29,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from _prepare import prepare_source, write_subset
 
@@ -38,6 +39,7 @@ from seguq.engine.evaluate import evaluate, json_safe, read_scores
 from seguq.engine.predict import predict
 from seguq.engine.train import train
 from seguq.errors import SeguqError
+from seguq.methods import method_names
 from seguq.metrics.ood import ood_scores
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,6 +102,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in args.methods if m not in method_names()]
+    if unknown or not args.methods:
+        parser.error(f"--methods: unknown {unknown} (known: {', '.join(method_names())})")
     args.work = args.work or Path(f"/tmp/seguq-bench/prepared/{args.preset}-{args.size}")
     args.out = args.out or Path(f"/tmp/seguq-bench/{args.preset}")
     if args.out.resolve().is_relative_to(REPO):
@@ -280,8 +285,9 @@ def run_method(name: str, args: argparse.Namespace, preset: dict, manifest: Path
         full = info["role"] != "far_ood"
         say(f"predict {name} on {set_name} ({len(info['ids'])} cases)")
         timing = predict_set(run_dir, info, pred_dir, args, full)
-        scores = list(read_scores(pred_dir).values())
-        entry: dict = {"prediction": timing, "samples": _samples(pred_dir)}
+        by_id = read_scores(pred_dir)
+        scores = [by_id[i] for i in sorted(by_id)]  # id order: pairs the methods' scores
+        entry: dict = {"prediction": timing, "samples": _samples(pred_dir), "scores": scores}
         if full:
             say(f"evaluate {name} on {set_name}")
             eval_file = args.out / "evaluations" / name / f"{set_name}.json"
@@ -293,6 +299,57 @@ def run_method(name: str, args: argparse.Namespace, preset: dict, manifest: Path
         row[set_name] = entry
     row["samples"] = row["test"]["samples"]
     return row
+
+
+def bootstrap_ood(rows: list[dict], sets: dict, draws: int = 2000, seed: int = 0) -> dict:
+    """95% percentile intervals of each method's OOD AUROC and of its difference to rows[0].
+
+    In- and out-of-distribution cases are resampled with replacement, the same draws for every
+    method (their scores are in the same case order), so the differences are paired.
+    """
+    rng = np.random.default_rng(seed)
+    result: dict = {}
+    for name, info in sets.items():
+        if info["role"] == "test":
+            continue
+        n_in, n_out = len(rows[0]["test"]["scores"]), len(rows[0][name]["scores"])
+        picks = [
+            (rng.integers(n_in, size=n_in), rng.integers(n_out, size=n_out)) for _ in range(draws)
+        ]
+        aurocs = {}
+        for row in rows:
+            inside, outside = np.asarray(row["test"]["scores"]), np.asarray(row[name]["scores"])
+            aurocs[row["method"]] = np.array(
+                [ood_scores(inside[i], outside[o])["auroc"] for i, o in picks]
+            )
+        base_name = rows[0]["method"]
+        base = aurocs[base_name]
+        result[name] = {
+            method: {
+                "auroc_ci95": np.percentile(values, [2.5, 97.5]).tolist(),
+                f"minus_{base_name}_ci95": np.percentile(values - base, [2.5, 97.5]).tolist(),
+            }
+            for method, values in aurocs.items()
+        }
+    return result
+
+
+def bootstrap_table(rows: list[dict], intervals: dict) -> str:
+    base = rows[0]["method"]
+    head = ["method"]
+    for name in intervals:
+        head += [f"{name} AUROC [95% CI]", f"{name} minus {base} [95% CI]"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [row["method"]]
+        for name, per_method in intervals.items():
+            low, high = per_method[row["method"]]["auroc_ci95"]
+            d_low, d_high = per_method[row["method"]][f"minus_{base}_ci95"]
+            diff = row[name]["ood"]["auroc"] - rows[0][name]["ood"]["auroc"]
+            cells.append(f"{_f(row[name]['ood']['auroc'])} [{_f(low)}, {_f(high)}]")
+            cells.append(f"{diff:+.3f} [{d_low:+.3f}, {d_high:+.3f}]")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _is_set(value: object) -> bool:
@@ -343,9 +400,15 @@ def header(report: dict) -> str:
             f"{report['wall_seconds'] / 60:.1f} min; train + predict time of all stages, "
             f"reused ones included: {report['stage_seconds'] / 60:.1f} min",
             f"- machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} "
-            f"({m['torch_threads']} threads), CPU only; 1-min load average at start "
+            f"({m['torch_threads']} thread{'s' if m['torch_threads'] != 1 else ''}), CPU only; "
+            "1-min load average at start "
             f"{m['load_average_at_start']}, at the end {m['load_average_at_end']}",
-            f"- seguq: `{m['seguq']}` (repository HEAD {m['git_commit']})",
+            f"- seguq imported from `{m['seguq']}`"
+            + (
+                f" (repository HEAD {m['git_commit']})"
+                if Path(m["seguq"]).is_relative_to(REPO)
+                else f", outside this repository (whose HEAD was {m['git_commit']})"
+            ),
             f"- data (cases): {sizes}; every image resized to {b['size']}x{b['size']}",
             f"- budget per model: {b['epochs']} epochs x {b['steps_per_epoch']} steps x batch "
             f"{b['batch_size']} of {b['patch_size']}x{b['patch_size']} patches, seed {b['seed']}; "
@@ -407,8 +470,16 @@ def main(argv: list[str] | None = None) -> int:
     report["machine"]["load_average_at_end"] = round(os.getloadavg()[0], 2)
     report["methods"] = rows
     (args.out / "results.json").write_text(json.dumps(json_safe(report), indent=2, default=str))
+    report["ood_bootstrap"] = bootstrap_ood(rows, sets, seed=args.seed)
     table = markdown_table(rows, sets, preset["class_names"])
-    (args.out / "results.md").write_text(header(report) + "\n\n" + table + "\n")
+    intervals = (
+        "OOD AUROC with 95% bootstrap intervals (2000 paired resamples of the in- and "
+        "out-of-distribution cases), and the difference to the first method:\n\n"
+        + bootstrap_table(rows, report["ood_bootstrap"])
+    )
+    (args.out / "results.md").write_text(
+        header(report) + "\n\n" + table + "\n\n" + intervals + "\n"
+    )
     say(f"wrote {args.out / 'results.json'} and {args.out / 'results.md'}")
     print(table)
     return 0
