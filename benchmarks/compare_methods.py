@@ -2,10 +2,13 @@
 
 For each method: train (timed), predict the in-distribution test set with the total and epistemic
 maps (timed), evaluate it (Dice per class, ECE, Brier, NLL, pixel error-detection AUROC, AURC),
-predict each shifted and far-OOD set (scores only where no masks are needed) and compare the image
-scores with those of the test set (`seguq.metrics.ood.ood_scores`). Only seguq's Python API is used.
+predict each shifted, far-OOD and corrupted set (scores only where no masks are needed) and compare
+the image scores with those of the test set (`seguq.metrics.ood.ood_scores`). When the test cases
+have several annotators, the test set is predicted with saved samples and scored for ambiguity
+(GED, HM-IoU, NCC, sample diversity). Only seguq's Python API is used.
 
     python benchmarks/compare_methods.py --preset cxr --epochs 15 --steps-per-epoch 20
+    python benchmarks/compare_methods.py --preset synthetic --methods hue,hue:beta=0.001
 
 Images are resized (`--size`) into a prepared copy outside the repository, reused when complete;
 finished runs and prediction folders are reused too, so an interrupted benchmark resumes. Results go
@@ -22,6 +25,7 @@ import logging
 import math
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -31,13 +35,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _prepare import prepare_source, write_subset
+from _prepare import annotator_columns, corrupt_subset, prepare_source, write_subset
 
 import seguq
+from seguq.benchmark.variants import Variant, parse_variants
 from seguq.config import RunConfig, load_config
+from seguq.data.maps import MAP_ENDINGS, find_output, read_map
 from seguq.engine.evaluate import evaluate, json_safe, read_scores
 from seguq.engine.predict import predict
 from seguq.engine.train import train
+from seguq.metrics.ambiguity import pairwise_iou
 from seguq.errors import SeguqError
 from seguq.methods import method_names
 from seguq.metrics.ood import ood_scores
@@ -46,6 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = REPO.parent / "shared" / "data"
 METHODS = ("deterministic", "mc_dropout", "ensemble", "tta")
 MAPS = ["total", "epistemic"]
+CORRUPTIONS = ("blur", "noise", "patch")
 
 # Sources, relative to --data-root; "manifest" is resized as it is, "middle_slices" cuts volumes.
 SOURCES: dict[str, dict] = {
@@ -53,11 +61,23 @@ SOURCES: dict[str, dict] = {
     "vessels": {"kind": "manifest", "path": "vessels/manifest.csv"},
     "us_hc18": {"kind": "manifest", "path": "us_hc18/manifest.csv"},
     "hippocampus": {"kind": "middle_slices", "path": "hippocampus_msd/imagesTr", "volumes": 40},
+    # seguq's own generator (`--size` ignored): 3 raters, sites 1-4, ood_anatomy, ood_corrupt.
+    "synthetic": {
+        "kind": "synthetic",
+        "path": "",
+        "seed": 0,
+        "n_per_site": 20,
+        "size": 128,
+        "n_raters": 3,
+        "n_ood": 20,
+    },
 }
 FAR_OOD = {"us_hc18": {"source": "us_hc18"}, "hippocampus": {"source": "hippocampus"}}
 
 # A preset: training selection, the in-distribution test set, labelled shifted sets (evaluated and
-# compared with the test set: "shifted-site AUROC") and far-OOD sets (scores only).
+# compared with the test set: "shifted-site AUROC"), far-OOD sets (scores only), corrupted sets
+# already in the data (scores only) and the default `--corruptions` made from the test images.
+SITES_123 = ["site1", "site2", "site3"]
 PRESETS: dict[str, dict] = {
     "cxr": {
         "class_names": ["background", "lung"],
@@ -65,6 +85,8 @@ PRESETS: dict[str, dict] = {
         "test": {"source": "cxr_jsrt", "splits": ["fold2"]},
         "shifted": {},
         "far_ood": FAR_OOD,
+        "corrupt": {},
+        "corruptions": list(CORRUPTIONS),
     },
     "vessels": {
         "class_names": ["background", "vessel"],
@@ -72,8 +94,26 @@ PRESETS: dict[str, dict] = {
         "test": {"source": "vessels", "splits": ["test"], "domains": ["DRIVE"]},
         "shifted": {"CHASEDB1": {"source": "vessels", "domains": ["CHASEDB1"]}},
         "far_ood": FAR_OOD,
+        "corrupt": {},
+        "corruptions": [],
+    },
+    "synthetic": {
+        "class_names": ["background", "disc_rim", "cup"],
+        "resized": False,
+        "train": {
+            "source": "synthetic",
+            "split": "train",
+            "domains": SITES_123,
+            "val_domains": SITES_123,
+        },
+        "test": {"source": "synthetic", "splits": ["test"], "domains": SITES_123},
+        "shifted": {"site4": {"source": "synthetic", "domains": ["site4"]}},
+        "far_ood": {"ood_anatomy": {"source": "synthetic", "domains": ["ood_anatomy"]}},
+        "corrupt": {"ood_corrupt": {"source": "synthetic", "domains": ["ood_corrupt"]}},
+        "corruptions": [],
     },
 }
+OOD_ROLES = ("far_ood", "corrupt")  # predicted for scores only
 
 
 def say(message: str) -> None:
@@ -83,9 +123,33 @@ def say(message: str) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cxr")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma list")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=[",".join(METHODS)],
+        help="comma list of methods or variants name[:key=value,...], e.g. "
+        "deterministic,hue,hue:beta=0.001 (an item without ':' after a variant is a method)",
+    )
     parser.add_argument("--size", type=int, default=256, help="images resized to size x size")
     parser.add_argument("--members", type=int, default=5, help="ensemble size")
+    parser.add_argument(
+        "--corruptions",
+        default=None,
+        help=f"corrupted copies of the test images, comma list of {','.join(CORRUPTIONS)} or "
+        "'none' (default: the preset's; blur,noise,patch for cxr)",
+    )
+    parser.add_argument(
+        "--max-corrupt", type=int, default=None, help="cap the test images that are corrupted"
+    )
+    parser.add_argument(
+        "--ambiguity-samples",
+        type=int,
+        default=16,
+        help="samples saved per test case when the test data has >= 2 annotators",
+    )
+    parser.add_argument(
+        "--report", default="results", help="name of the OUT/<report>.json and .md files"
+    )
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--steps-per-epoch", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=8)
@@ -101,15 +165,56 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=None, help="prepared data folder")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = [m for m in args.methods if m not in method_names()]
-    if unknown or not args.methods:
+    try:
+        args.variants = parse_variants(split_methods(args.methods))
+    except SeguqError as error:
+        parser.error(str(error))
+    unknown = [v.method for v in args.variants if v.method not in method_names()]
+    if unknown:
         parser.error(f"--methods: unknown {unknown} (known: {', '.join(method_names())})")
-    args.work = args.work or Path(f"/tmp/seguq-bench/prepared/{args.preset}-{args.size}")
+    folders = [safe_name(v.label) for v in args.variants]
+    if len(set(folders)) != len(folders):
+        parser.error(f"--methods: two variants map to the same folder name ({folders})")
+    if args.corruptions is None:
+        args.corruptions = list(PRESETS[args.preset]["corruptions"])
+    else:
+        names = [c.strip() for c in args.corruptions.split(",") if c.strip()]
+        args.corruptions = [] if names == ["none"] else names
+    bad = [c for c in args.corruptions if c not in CORRUPTIONS]
+    if bad:
+        parser.error(f"--corruptions: unknown {bad} (known: {', '.join(CORRUPTIONS)}, none)")
+    resized = PRESETS[args.preset].get("resized", True)
+    default_work = f"{args.preset}-{args.size}" if resized else args.preset
+    args.work = args.work or Path(f"/tmp/seguq-bench/prepared/{default_work}")
     args.out = args.out or Path(f"/tmp/seguq-bench/{args.preset}")
     if args.out.resolve().is_relative_to(REPO):
         parser.error(f"--out {args.out}: inside the repository; results hold derived data")
     return args
+
+
+def split_methods(items: list[str]) -> list[str]:
+    """Command-line items for `parse_variants`: comma lists split into methods and variants.
+
+    "deterministic,hue:beta=0.1,warmup_steps=10,tta" gives ["deterministic",
+    "hue:beta=0.1,warmup_steps=10", "tta"]: a piece with '=' but no ':' continues the options of
+    the variant before it.
+    """
+    result: list[str] = []
+    for item in items:
+        for piece in (p.strip() for p in item.split(",")):
+            if not piece:
+                continue
+            if "=" in piece and ":" not in piece and result and ":" in result[-1]:
+                result[-1] += "," + piece
+            else:
+                result.append(piece)
+    return result
+
+
+def safe_name(label: str) -> str:
+    """A folder name for a variant label: `hue:beta=0.001` -> `hue__beta-0.001`."""
+    name = label.replace(":", "__").replace("=", "-").replace(",", "_")
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", name)
 
 
 def machine() -> dict:

@@ -194,6 +194,7 @@ def _benchmark(args: argparse.Namespace) -> None:
         base=base,
         seeds=args.seeds,
         domains=args.domains,
+        hold_out=args.hold_out,
         test_split=args.test_split,
         overwrite=args.overwrite,
         progress=not args.no_progress,

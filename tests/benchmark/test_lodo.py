@@ -71,3 +71,24 @@ def test_tiny_run_writes_tables_and_resumes(tiny_manifest, make_config, tmp_path
         progress=False,
     )
     assert (job / "eval.json").stat().st_mtime_ns == stamp  # resumed: nothing recomputed
+    only = run_lodo(
+        str(tiny_manifest),
+        variants,
+        out,
+        base=base,
+        seeds=1,
+        domains=["site1", "site2"],
+        hold_out=["site2"],
+        progress=False,
+    )
+    assert list(only["methods"]["deterministic"]["domains"]) == ["site2"]
+    with pytest.raises(SeguqError, match="--hold-out: site9"):
+        run_lodo(
+            str(tiny_manifest),
+            variants,
+            out,
+            base=base,
+            seeds=1,
+            hold_out=["site9"],
+            progress=False,
+        )

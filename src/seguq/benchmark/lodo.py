@@ -89,11 +89,15 @@ def run_lodo(
     base: RunConfig | None = None,
     seeds: int = 3,
     domains: list[str] | None = None,
+    hold_out: list[str] | None = None,
     test_split: str = "test",
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict:
     """Run (or resume) the protocol and write results.json, results.csv and results.md.
+
+    `hold_out` restricts the run to some folds (e.g. an ablation on the hardest domain); the
+    training domains of each fold are still all the other protocol domains.
 
     Raises:
         SeguqError: bad data, domains or methods; an existing finished benchmark folder without
@@ -102,6 +106,11 @@ def run_lodo(
     base = base or RunConfig()
     source = load_source(data, label_map=base.data.label_map)
     folds = lodo_folds(source, domains, test_split)
+    if hold_out:
+        unknown = sorted(set(hold_out) - {f.test_domain for f in folds})
+        if unknown:
+            raise SeguqError(f"--hold-out: {', '.join(unknown)} not among the protocol's domains")
+        folds = [f for f in folds if f.test_domain in hold_out]
     out = prepare_output(Path(out), overwrite=overwrite, resume=not overwrite)
     jobs = [
         (fold, variant, seed) for fold in folds for variant in variants for seed in range(seeds)
