@@ -2,7 +2,8 @@
 
 Everything is written outside the repository (the real data must never enter it): a resized copy
 of each source under a work folder (reused when its `prepared.json` matches), and per run small
-subset manifests with absolute paths (the test and OOD cases actually used).
+subset manifests with absolute paths (the test and OOD cases actually used), and corrupted copies
+of test images (blur, noise, a bright patch) for OOD detection.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 from PIL import Image
+from scipy.ndimage import gaussian_filter
 
 from seguq.errors import SeguqError
 
@@ -128,11 +130,32 @@ def middle_slices(images_dir: Path, dst: Path, size: int, volumes: int) -> int:
     return len(rows)
 
 
+def synthetic(spec: dict, dst: Path) -> int:
+    """seguq's generated multi-site data (`generate_synthetic`) written to `dst`.
+
+    Returns:
+        The number of cases.
+    """
+    from seguq.data.synthetic import generate_synthetic
+
+    manifest = generate_synthetic(
+        dst,
+        seed=spec.get("seed", 0),
+        n_per_site=spec.get("n_per_site", 20),
+        size=spec.get("size", 128),
+        n_raters=spec.get("n_raters", 3),
+        n_ood=spec.get("n_ood", 20),
+        overwrite=True,
+    )
+    return len(_read_rows(Path(manifest))[1])
+
+
 PREPARERS: dict[str, Callable[[dict, Path, Path, int], int]] = {
     "manifest": lambda spec, root, dst, size: resize_manifest(root / spec["path"], dst, size),
     "middle_slices": lambda spec, root, dst, size: middle_slices(
         root / spec["path"], dst, size, spec.get("volumes", 40)
     ),
+    "synthetic": lambda spec, root, dst, size: synthetic(spec, dst),
 }
 
 
@@ -148,7 +171,10 @@ def prepare_source(
     if spec["kind"] not in PREPARERS:
         raise SeguqError(f"source '{name}': unknown kind '{spec['kind']}'")
     dst = work / name
-    settings = {"source": str((data_root / spec["path"]).resolve()), "size": size, **spec}
+    if spec["kind"] == "synthetic":  # generated, not read: no source path, its own size
+        settings = dict(spec)
+    else:
+        settings = {"source": str((data_root / spec["path"]).resolve()), "size": size, **spec}
     marker = dst / MARKER
     if marker.is_file() and json.loads(marker.read_text()).get("settings") == settings:
         return dst
@@ -199,3 +225,103 @@ def write_subset(
         absolute.append(new)
     _write_rows(out_csv, columns, absolute)
     return [row["id"] for row in absolute]
+
+
+def annotator_columns(manifest: Path) -> list[str]:
+    """The mask columns (`mask`, `mask_<rater>`) with a file for at least one case."""
+    columns, rows = _read_rows(manifest)
+    return [
+        c
+        for c in columns
+        if (c == "mask" or c.startswith("mask_")) and any((r.get(c) or "").strip() for r in rows)
+    ]
+
+
+def corrupt_image(image: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
+    """One corrupted copy of a (H, W) or (H, W, C) image, in its dtype.
+
+    Lengths scale with the image (sigma 3 px at 256 px), the intensity range is that of the
+    dtype for integer images (0..255 for 8 bit) and the image's own range otherwise:
+    - blur: Gaussian blur of the spatial axes, sigma = 3 * min(H, W) / 256;
+    - noise: additive Gaussian noise, std = 0.2 of the intensity range, clipped to it;
+    - patch: a square of side min(H, W) / 3 (1/9 of the image) at the range's maximum, at a
+      seeded random position.
+    """
+    if np.issubdtype(image.dtype, np.integer):
+        low, high = float(np.iinfo(image.dtype).min), float(np.iinfo(image.dtype).max)
+    else:
+        low, high = float(image.min()), float(image.max())
+    data = image.astype(np.float64)
+    side = min(image.shape[:2])
+    if kind == "blur":
+        sigma = 3.0 * side / 256.0
+        out = gaussian_filter(data, sigma=(sigma, sigma) + (0,) * (data.ndim - 2))
+    elif kind == "noise":
+        out = data + rng.normal(0.0, 0.2 * (high - low), size=data.shape)
+    elif kind == "patch":
+        width = max(1, round(side / 3))
+        top = int(rng.integers(0, image.shape[0] - width + 1))
+        left = int(rng.integers(0, image.shape[1] - width + 1))
+        out = data.copy()
+        out[top : top + width, left : left + width] = high
+    else:
+        raise SeguqError(f"unknown corruption '{kind}' (known: blur, noise, patch)")
+    out = np.clip(out, low, high)
+    if np.issubdtype(image.dtype, np.integer):
+        out = np.round(out)
+    return out.astype(image.dtype)
+
+
+def corrupt_subset(
+    subset_csv: Path,
+    dst: Path,
+    kind: str,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    repo: Path,
+) -> Path:
+    """Corrupted copies of the images of a subset manifest (absolute paths), under `dst`.
+
+    With `limit`, a seeded random subset of that many cases is corrupted. Ids get the suffix
+    `_<kind>`, domains become `corrupt_<kind>`; other columns (masks) keep pointing at the
+    originals. Reused when `dst/prepared.json` records the same settings and cases.
+
+    Returns:
+        The manifest of the corrupted copies (`dst/manifest.csv`).
+
+    Raises:
+        SeguqError: `dst` inside the repository, an unreadable manifest or image, an unknown kind.
+    """
+    _check_outside(dst, repo, "--work")
+    columns, rows = _read_rows(subset_csv)
+    if limit is not None and limit < len(rows):
+        chosen = np.random.default_rng(seed).choice(len(rows), size=limit, replace=False)
+        rows = [rows[i] for i in sorted(chosen)]
+    settings = {"kind": kind, "seed": seed, "ids": [r["id"] for r in rows]}
+    settings["images"] = [r[IMAGE_COLUMN] for r in rows]
+    marker = dst / MARKER
+    if marker.is_file() and json.loads(marker.read_text()).get("settings") == settings:
+        return dst / "manifest.csv"
+    new_rows = []
+    for index, row in enumerate(rows):
+        src = Path(row[IMAGE_COLUMN])
+        try:
+            with Image.open(src) as handle:
+                handle.load()
+                mode, array = handle.mode, np.asarray(handle)
+        except OSError as error:
+            raise SeguqError(f"{src}: cannot read the image ({error})") from None
+        rng = np.random.default_rng([seed, index, sorted(("blur", "noise", "patch")).index(kind)])
+        corrupted = corrupt_image(array, kind, rng)
+        name = f"images/{row['id']}_{kind}.png"
+        out = dst / name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(corrupted, mode=mode if mode in ("L", "RGB") else None).save(out)
+        new_rows.append(
+            {**row, "id": f"{row['id']}_{kind}", "domain": f"corrupt_{kind}", IMAGE_COLUMN: name}
+        )
+    out_columns = list(columns) + [c for c in ("domain",) if c not in columns]
+    _write_rows(dst / "manifest.csv", out_columns, new_rows)
+    marker.write_text(json.dumps({"settings": settings, "cases": len(new_rows)}, indent=2))
+    return dst / "manifest.csv"

@@ -44,9 +44,9 @@ from seguq.data.maps import MAP_ENDINGS, find_output, read_map
 from seguq.engine.evaluate import evaluate, json_safe, read_scores
 from seguq.engine.predict import predict
 from seguq.engine.train import train
-from seguq.metrics.ambiguity import pairwise_iou
 from seguq.errors import SeguqError
 from seguq.methods import method_names
+from seguq.metrics.ambiguity import pairwise_iou
 from seguq.metrics.ood import ood_scores
 
 REPO = Path(__file__).resolve().parents[1]
@@ -251,18 +251,19 @@ def _git_commit() -> str:
 def prepare_sets(args: argparse.Namespace, preset: dict) -> tuple[Path, dict[str, dict]]:
     """The prepared training manifest and every evaluation set as a subset manifest."""
     needed = {preset["train"]["source"], preset["test"]["source"]}
-    needed |= {s["source"] for group in ("shifted", "far_ood") for s in preset[group].values()}
+    needed |= {s["source"] for group in ("shifted", *OOD_ROLES) for s in preset[group].values()}
     prepared = {}
     for name in sorted(needed):
-        say(f"prepare {name} at {args.size}x{args.size} under {args.work}")
+        at = f"at {args.size}x{args.size} " if preset.get("resized", True) else ""
+        say(f"prepare {name} {at}under {args.work}")
         prepared[name] = prepare_source(
             name, SOURCES[name], args.data_root, args.work, args.size, REPO
         )
     sets: dict[str, dict] = {}
     groups = [("test", {"test": preset["test"]}), ("shifted", preset["shifted"])]
-    groups.append(("far_ood", preset["far_ood"]))
+    groups += [("far_ood", preset["far_ood"]), ("corrupt", preset["corrupt"])]
     for role, members in groups:
-        limit = args.max_ood if role == "far_ood" else args.max_test
+        limit = args.max_ood if role in OOD_ROLES else args.max_test
         for name, spec in members.items():
             csv_path = args.out / "sets" / f"{name}.csv"
             ids = write_subset(
@@ -274,24 +275,42 @@ def prepare_sets(args: argparse.Namespace, preset: dict) -> tuple[Path, dict[str
                 seed=args.seed,
             )
             sets[name] = {"role": role, "csv": csv_path, "ids": ids}
+    for kind in args.corruptions:
+        # Corrupted copies of the (possibly capped) test cases, written under the work folder.
+        name = f"corrupt_{kind}"
+        say(f"prepare {name} from the test images under {args.work}")
+        corrupted = corrupt_subset(
+            sets["test"]["csv"],
+            args.work / "corrupted" / f"{args.preset}-{name}",
+            kind,
+            limit=args.max_corrupt,
+            seed=args.seed,
+            repo=REPO,
+        )
+        csv_path = args.out / "sets" / f"{name}.csv"
+        ids = write_subset(corrupted, csv_path)
+        sets[name] = {"role": "corrupt", "csv": csv_path, "ids": ids}
+    sets["test"]["annotators"] = annotator_columns(sets["test"]["csv"])
     return prepared[preset["train"]["source"]] / "manifest.csv", sets
 
 
-def make_config(args: argparse.Namespace, preset: dict, method: str, manifest: Path) -> RunConfig:
+def make_config(
+    args: argparse.Namespace, preset: dict, variant: Variant, manifest: Path
+) -> RunConfig:
     config = RunConfig()
     config.data.source = str(manifest)
     config.data.train_split = preset["train"]["split"]
     config.data.train_domains = list(preset["train"].get("domains", []))
+    config.data.val_domains = list(preset["train"].get("val_domains", []))
     config.data.class_names = list(preset["class_names"])
     config.data.patch_size = [args.patch_size, args.patch_size]
     config.data.batch_size = args.batch_size
-    config.method.name = method
     config.method.members = args.members
     config.train.epochs = args.epochs
     config.train.steps_per_epoch = args.steps_per_epoch
     config.train.seed = args.seed
     config.train.progress = False
-    return config
+    return variant.apply(config)
 
 
 def _budget(config: RunConfig) -> dict:
@@ -300,6 +319,8 @@ def _budget(config: RunConfig) -> dict:
         "source": d.source,
         "train_split": d.train_split,
         "train_domains": list(d.train_domains),
+        "val_domains": list(d.val_domains),
+        "intensity_augment": d.intensity_augment,
         "patch_size": list(d.patch_size),
         "batch_size": d.batch_size,
         "epochs": t.epochs,
@@ -307,10 +328,12 @@ def _budget(config: RunConfig) -> dict:
         "seed": t.seed,
         "method": m.name,
         "members": m.members if m.name == "ensemble" else None,
+        "options": dict(m.options or {}),
+        "dropout": config.net.dropout,
     }
 
 
-def train_method(config: RunConfig, run_dir: Path) -> dict:
+def train_method(config: RunConfig, run_dir: Path, label: str) -> dict:
     """Train, or reuse a finished run trained with the same budget."""
     summary = run_dir / "train_summary.json"
     if (run_dir / "checkpoints" / "best.pt").is_file() and summary.is_file():
@@ -319,19 +342,24 @@ def train_method(config: RunConfig, run_dir: Path) -> dict:
             raise SeguqError(
                 f"{run_dir}: trained with another budget ({_budget(saved)}); use another --out"
             )
-        say(f"train {config.method.name}: reusing {run_dir}")
+        say(f"train {label}: reusing {run_dir}")
         return {**json.loads(summary.read_text()), "reused": True}
     resume = (run_dir / "config.yaml").is_file()
-    say(f"train {config.method.name}{' (resuming)' if resume else ''} -> {run_dir}")
+    say(f"train {label}{' (resuming)' if resume else ''} -> {run_dir}")
     result = train(config, run_dir, resume=resume, overwrite=not resume)
-    say(f"train {config.method.name}: {result.seconds:.0f} s, val Dice {result.val_dice:.4f}")
+    say(f"train {label}: {result.seconds:.0f} s, val Dice {result.val_dice:.4f}")
     return {**json.loads(summary.read_text()), "reused": False, "resumed": resume}
 
 
-def predict_set(run_dir: Path, info: dict, out: Path, args: argparse.Namespace, full: bool) -> dict:
-    """Predict one set (maps and probabilities when `full`), or reuse a finished folder."""
+def predict_set(
+    run_dir: Path, info: dict, out: Path, args: argparse.Namespace, full: bool, save_samples: int
+) -> dict:
+    """Predict one set (maps and probabilities when `full`, `save_samples` sampled masks per
+    case), or reuse a finished folder (one holding those samples when they are asked for)."""
     timing = out / "timing.json"
-    if (out / "scores.csv").is_file() and sorted(read_scores(out)) == sorted(info["ids"]):
+    done = (out / "scores.csv").is_file() and sorted(read_scores(out)) == sorted(info["ids"])
+    has_samples = not save_samples or find_output(out, info["ids"][0], "samples", MAP_ENDINGS)
+    if done and has_samples:
         return json.loads(timing.read_text()) if timing.is_file() else {}
     start = time.perf_counter()
     result = predict(
@@ -341,6 +369,7 @@ def predict_set(run_dir: Path, info: dict, out: Path, args: argparse.Namespace, 
         samples=args.samples,
         maps=MAPS if full else [],
         save_probs=full,
+        save_samples=save_samples,
         overwrite=True,
         progress=False,
     )
@@ -349,6 +378,7 @@ def predict_set(run_dir: Path, info: dict, out: Path, args: argparse.Namespace, 
         "seconds": seconds,
         "cases": result.cases,
         "ms_per_image": 1e3 * seconds / result.cases,
+        "save_samples": save_samples,
     }
     timing.write_text(json.dumps(record, indent=2))
     return record
@@ -357,6 +387,29 @@ def predict_set(run_dir: Path, info: dict, out: Path, args: argparse.Namespace, 
 def _samples(pred_dir: Path) -> int:
     with (pred_dir / "scores.csv").open() as handle:
         return int(next(csv.DictReader(handle))["samples"])
+
+
+def sample_diversity(pred_dir: Path, ids: list[str], num_classes: int) -> dict:
+    """E[d(s, s')]: mean over cases of the mean pairwise 1 - IoU between distinct saved samples.
+
+    IoU as in `seguq.metrics.ambiguity.pairwise_iou` (mean over the foreground classes present).
+    Cases with fewer than two saved samples are skipped.
+    """
+    values = []
+    for case_id in ids:
+        path = find_output(pred_dir, case_id, "samples", MAP_ENDINGS)
+        if path is None:
+            continue
+        samples = read_map(path, 2)
+        if samples.ndim == 2 or samples.shape[0] < 2:
+            continue
+        samples = np.rint(samples).astype(np.int64)
+        distance = 1.0 - pairwise_iou(samples, samples, num_classes)
+        n = samples.shape[0]
+        values.append(float(distance.sum() / (n * (n - 1))))  # diagonal is 0
+    if not values:
+        return {"mean": None, "cases": 0}
+    return {"mean": float(np.mean(values)), "std": float(np.std(values)), "cases": len(values)}
 
 
 def evaluate_set(pred_dir: Path, info: dict, out_file: Path, label_map: dict) -> dict:
@@ -376,27 +429,41 @@ def evaluate_set(pred_dir: Path, info: dict, out_file: Path, label_map: dict) ->
         "error_auroc": {name: d["auroc"] for name, d in detection.items()},
         "aurc": result.get("triage", {}).get("aurc"),
         "e_aurc": result.get("triage", {}).get("e_aurc"),
+        "ambiguity": result.get("ambiguity"),
     }
 
 
-def run_method(name: str, args: argparse.Namespace, preset: dict, manifest: Path, sets: dict):
-    run_dir = args.out / "runs" / name
-    config = make_config(args, preset, name, manifest)
-    row: dict = {"method": name, "train": train_method(config, run_dir)}
+def run_method(
+    variant: Variant, args: argparse.Namespace, preset: dict, manifest: Path, sets: dict
+) -> dict:
+    name, folder = variant.label, safe_name(variant.label)
+    run_dir = args.out / "runs" / folder
+    config = make_config(args, preset, variant, manifest)
+    row: dict = {
+        "method": name,
+        "base_method": variant.method,
+        "options": dict(variant.options),
+        "train": train_method(config, run_dir, name),
+    }
     label_map = load_config(run_dir / "config.yaml").data.label_map
+    num_classes = len(preset["class_names"])
     test_scores: list[float] = []
     for set_name, info in sets.items():
-        pred_dir = args.out / "predictions" / name / set_name
-        full = info["role"] != "far_ood"
+        pred_dir = args.out / "predictions" / folder / set_name
+        full = info["role"] not in OOD_ROLES
+        ambiguous = info["role"] == "test" and len(info.get("annotators", [])) >= 2
+        save = args.ambiguity_samples if ambiguous else 0
         say(f"predict {name} on {set_name} ({len(info['ids'])} cases)")
-        timing = predict_set(run_dir, info, pred_dir, args, full)
+        timing = predict_set(run_dir, info, pred_dir, args, full, save)
         by_id = read_scores(pred_dir)
         scores = [by_id[i] for i in sorted(by_id)]  # id order: pairs the methods' scores
         entry: dict = {"prediction": timing, "samples": _samples(pred_dir), "scores": scores}
         if full:
             say(f"evaluate {name} on {set_name}")
-            eval_file = args.out / "evaluations" / name / f"{set_name}.json"
+            eval_file = args.out / "evaluations" / folder / f"{set_name}.json"
             entry.update(evaluate_set(pred_dir, info, eval_file, label_map))
+        if save:
+            entry["diversity"] = sample_diversity(pred_dir, info["ids"], num_classes)
         if info["role"] == "test":
             test_scores = scores
         else:
@@ -469,7 +536,7 @@ def _f(value, digits: int = 3) -> str:
 
 def markdown_table(rows: list[dict], sets: dict, class_names: list[str]) -> str:
     shifted = [n for n, i in sets.items() if i["role"] == "shifted"]
-    far = [n for n, i in sets.items() if i["role"] == "far_ood"]
+    far = [n for n, i in sets.items() if i["role"] in OOD_ROLES]
     head = ["method", "S", *[f"Dice {c}" for c in class_names[1:]], "ECE", "Brier", "NLL"]
     head += ["err-det AUROC (total)", "AURC"]
     head += [h for n in shifted for h in (f"Dice {n}", f"shifted-site AUROC {n} (FPR95)")]
@@ -489,6 +556,29 @@ def markdown_table(rows: list[dict], sets: dict, class_names: list[str]) -> str:
             ood = row[n]["ood"]
             cells.append(f"{_f(ood['auroc'])} ({_f(ood['fpr95'], 2)})")
         cells += [f"{row['train']['seconds']:.0f}", _f(test["prediction"].get("ms_per_image"), 0)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ambiguity_table(rows: list[dict], class_names: list[str]) -> str:
+    """GED, HM-IoU, NCC against the annotators, sample diversity, Dice of the mean prediction
+    (argmax of the mean probabilities, against the first annotator) and time per image."""
+    head = ["method", "S", "Dice (mean fg)"]
+    head += [f"Dice {c}" for c in class_names[1:]]
+    head += ["GED", "HM-IoU", "NCC", "diversity E[d(s,s')]", "predict ms/image at S"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        test = row["test"]
+        amb = test.get("ambiguity") or {}
+        fg = [test["dice"].get(c) for c in class_names[1:]]
+        fg = [v for v in fg if v is not None]
+        cells = [row["method"], str(row["samples"])]
+        cells.append(_f(float(np.mean(fg)) if fg else None))
+        cells += [_f(test["dice"].get(c)) for c in class_names[1:]]
+        for metric in ("ged", "hm_iou", "ncc"):
+            cells.append(_f((amb.get(metric) or {}).get("mean")))
+        cells.append(_f((test.get("diversity") or {}).get("mean")))
+        cells.append(_f(test["prediction"].get("ms_per_image"), 0))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -514,7 +604,12 @@ def header(report: dict) -> str:
                 if Path(m["seguq"]).is_relative_to(REPO)
                 else f", outside this repository (whose HEAD was {m['git_commit']})"
             ),
-            f"- data (cases): {sizes}; every image resized to {b['size']}x{b['size']}",
+            f"- data (cases): {sizes}; "
+            + (
+                f"every image resized to {b['size']}x{b['size']}"
+                if b["resized"]
+                else "images at their generated size (`--size` not used)"
+            ),
             f"- budget per model: {b['epochs']} epochs x {b['steps_per_epoch']} steps x batch "
             f"{b['batch_size']} of {b['patch_size']}x{b['patch_size']} patches, seed {b['seed']}; "
             f"the ensemble trains {b['members']} such members (seeds {b['seed']}.."
@@ -522,6 +617,8 @@ def header(report: dict) -> str:
             "- OOD AUROC: image score (mean total-uncertainty) of each set vs the in-distribution "
             "test set, OOD positive; FPR95 in brackets. Predict ms/image: wall time of `predict` "
             "on the test set (maps and files included) / cases.",
+            f"- corrupted copies of the test images: {', '.join(b['corruptions']) or 'none'}"
+            + (f" (first {b['max_corrupt']} test cases, seeded)" if b["max_corrupt"] else ""),
         ]
     )
 
@@ -546,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         manifest, sets = prepare_sets(args, preset)
-        rows = [run_method(name, args, preset, manifest, sets) for name in args.methods]
+        rows = [run_method(v, args, preset, manifest, sets) for v in args.variants]
     except SeguqError as error:
         say(f"error: {error}")
         return 2
@@ -565,6 +662,10 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "members": args.members,
         "samples": args.samples,
+        "resized": preset.get("resized", True),
+        "corruptions": args.corruptions,
+        "max_corrupt": args.max_corrupt,
+        "ambiguity_samples": args.ambiguity_samples,
     }
     report["wall_seconds"] = time.perf_counter() - start
     report["stage_seconds"] = sum(
@@ -574,7 +675,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     report["machine"]["load_average_at_end"] = round(os.getloadavg()[0], 2)
     report["methods"] = rows
-    (args.out / "results.json").write_text(json.dumps(json_safe(report), indent=2, default=str))
+    json_path, md_path = args.out / f"{args.report}.json", args.out / f"{args.report}.md"
+    json_path.write_text(json.dumps(json_safe(report), indent=2, default=str))
     report["ood_bootstrap"] = bootstrap_ood(rows, sets, seed=args.seed)
     table = markdown_table(rows, sets, preset["class_names"])
     intervals = (
@@ -582,10 +684,19 @@ def main(argv: list[str] | None = None) -> int:
         "out-of-distribution cases), and the difference to the first method:\n\n"
         + bootstrap_table(rows, report["ood_bootstrap"])
     )
-    (args.out / "results.md").write_text(
-        header(report) + "\n\n" + table + "\n\n" + intervals + "\n"
-    )
-    say(f"wrote {args.out / 'results.json'} and {args.out / 'results.md'}")
+    parts = [header(report), table, intervals]
+    if any(row["test"].get("ambiguity") for row in rows):
+        amb = ambiguity_table(rows, preset["class_names"])
+        parts.append(
+            f"Ambiguity on the test set ({len(sets['test']['annotators'])} annotators; "
+            f"{args.ambiguity_samples} sampled masks saved per case, fewer distinct ones for "
+            "methods with a smaller S): GED and HM-IoU of the samples against the annotators, "
+            "NCC of the total map with the annotators' disagreement, diversity = mean pairwise "
+            "1 - IoU between the saved samples:\n\n" + amb
+        )
+        table += "\n\n" + amb
+    md_path.write_text("\n\n".join(parts) + "\n")
+    say(f"wrote {json_path} and {md_path}")
     print(table)
     return 0
 

@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--patch-size", type=int, nargs=2, metavar=("H", "W"))
     bench.add_argument("--batch-size", type=int)
     bench.add_argument("--domains", type=_csv_list, help="domains taking part (default: all)")
+    bench.add_argument("--hold-out", type=_csv_list, help="run only these folds (held-out domains)")
     bench.add_argument(
         "--test-split",
         default="test",

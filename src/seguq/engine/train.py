@@ -80,12 +80,14 @@ def split_cases(source: Source, config: RunConfig) -> tuple[list[Case], list[Cas
             labelled, splits=[data.val_split], domains=val_domains, source=source.name
         )
         return train, val
+    # Held out from the training cases of the validation domains; a validation domain that is
+    # not trained on lends all its labelled cases (but never the "ood" split).
+    val_pool = train
     if data.val_domains:
-        val_pool = select_cases(
-            labelled, splits=train_split, domains=data.val_domains, source=source.name
-        )
-    else:
-        val_pool = train
+        select_cases(labelled, domains=data.val_domains, source=source.name)  # checks the names
+        val_pool = [c for c in train if c.domain in data.val_domains] or [
+            c for c in labelled if c.domain in data.val_domains and c.split != "ood"
+        ]
     rng = np.random.default_rng(config.train.seed)
     n_val = max(1, round(data.val_fraction * len(val_pool))) if len(val_pool) > 1 else 0
     held = {val_pool[i].id for i in rng.choice(len(val_pool), size=n_val, replace=False)}
