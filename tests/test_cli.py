@@ -255,3 +255,36 @@ def test_console_script_exit_status_and_debug_traceback(tmp_path):
     assert done.stderr.strip().count("\n") == 0 and "not a known data layout" in done.stderr
     debug = subprocess.run([*command, "--debug"], capture_output=True, text=True)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_benchmark_lodo_from_the_command_line(tiny_manifest, tmp_path, capsys):
+    out = tmp_path / "lodo"
+    argv = [
+        "benchmark",
+        "lodo",
+        "--data",
+        str(tiny_manifest),
+        "--methods",
+        "deterministic",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "1",
+        "--patch-size",
+        "32",
+        "32",
+        "--domains",
+        "site1,site2",
+        "--hold-out",
+        "site2",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "deterministic: unseen-domain Dice" in printed and "results.md" in printed
+    assert (out / "results.md").is_file()
+    assert "unknown protocol 'loso'" in _error(capsys, ["benchmark", "loso", "--out", str(out)])
