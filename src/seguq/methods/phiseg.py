@@ -42,18 +42,15 @@ Where this departs from the paper and the authors' code (github.com/baumgach/PHi
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from seguq.errors import SeguqError
 from seguq.methods.base import Batch, Method, merge_options, register
 from seguq.methods.losses import ce_dice_loss
 from seguq.methods.prob_unet import KL_SCALES, annotator_labels, warmed_up_beta
-from seguq.nets.blocks import ConvBlock, norm_layer
-from seguq.nets.gaussian import GaussianHead, gaussian_kl
+from seguq.nets.gaussian import gaussian_kl
+from seguq.nets.phiseg_nets import LatentHierarchy, Likelihood
 
 DEFAULTS = {
     "latent_levels": None,  # L; None = len(net.widths) - 1 (the number of skip levels)
@@ -65,10 +62,6 @@ DEFAULTS = {
     "deep_supervision": True,  # CE + Dice on every level's accumulated logits (equal weights)
     "sample_chunk": 0,  # samples per batch through the likelihood; 0 = auto (2 on CPU, 16 on GPU)
 }
-
-Gaussian = tuple[torch.Tensor, torch.Tensor]
-# (level, mu, log_sigma) -> the latent passed on to the next finer level
-Chooser = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def phiseg_options(options: dict, resolutions: int) -> dict:
@@ -120,170 +113,6 @@ def phiseg_options(options: dict, resolutions: int) -> dict:
             f"got {weights!r}"
         )
     return opts
-
-
-def conv_unit(in_channels: int, out_channels: int, norm: str) -> nn.Sequential:
-    """One 3x3 convolution, normalisation and LeakyReLU: (B, in, H, W) -> (B, out, H, W)."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=norm == "none"),
-        norm_layer(norm, out_channels),
-        nn.LeakyReLU(0.01, inplace=True),
-    )
-
-
-def upsample(x: torch.Tensor) -> torch.Tensor:
-    """Bilinear 2x upsampling, (B, C, h, w) -> (B, C, 2h, 2w)."""
-    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-
-
-class LatentHierarchy(nn.Module):
-    """PHiSeg's prior or posterior net: an encoder and per-level Gaussians, coarse to fine.
-
-    Args:
-        in_channels: input channels (C for the prior, C + K for the posterior).
-        widths: channels per resolution, finest first (`net.widths`).
-        levels: L latent levels, at resolutions len(widths) - L .. len(widths) - 1.
-        latent_channels: channels of each latent map.
-        norm: normalisation of the blocks.
-    """
-
-    def __init__(
-        self, in_channels: int, widths: list[int], levels: int, latent_channels: int, norm: str
-    ):
-        super().__init__()
-        self.offset = len(widths) - levels  # resolution index of latent level 0
-        self.encoder = nn.ModuleList(
-            [
-                ConvBlock(cin, cout, norm)
-                for cin, cout in zip([in_channels, *widths[:-1]], widths, strict=True)
-            ]
-        )
-        at = [widths[level + self.offset] for level in range(levels)]
-        self.latent_in = nn.ModuleList(
-            [ConvBlock(latent_channels, at[level], norm) for level in range(levels - 1)]
-        )
-        self.merge = nn.ModuleList(
-            [ConvBlock(2 * at[level], at[level], norm) for level in range(levels - 1)]
-        )
-        self.heads = nn.ModuleList(
-            [GaussianHead(at[level], latent_channels) for level in range(levels)]
-        )
-
-    @property
-    def levels(self) -> int:
-        """Number of latent levels L."""
-        return len(self.heads)
-
-    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Encoder features at the latent levels, finest first.
-
-        Args:
-            x: (B, in_channels, H, W), H and W multiples of 2 ** (len(widths) - 1).
-
-        Returns:
-            L tensors; level l is (B, widths[l + offset], H / 2**(l + offset), W / ...).
-        """
-        features = []
-        for i, block in enumerate(self.encoder):
-            x = block(x if i == 0 else F.avg_pool2d(x, 2))
-            features.append(x)
-        return features[self.offset :]
-
-    def walk(
-        self, features: list[torch.Tensor], choose: Chooser, copies: int = 1
-    ) -> tuple[list[Gaussian], list[torch.Tensor]]:
-        """Per-level Gaussians from the coarsest level to the finest.
-
-        Args:
-            features: the output of `encode`, batch B.
-            choose: (level, mu, log_sigma) -> the latent of that level, (copies * B, c, h, w):
-                a sample, the mean, or a latent given from elsewhere (teacher forcing); the
-                next finer level is conditioned on it.
-            copies: how many latent sets per image (samples or annotators), sample-major.
-
-        Returns:
-            (mu, log_sigma) per level and the chosen latents, finest first, each with batch
-            copies * B.
-        """
-        gaussians: list[Gaussian] = [None] * self.levels  # type: ignore[list-item]
-        latents: list[torch.Tensor] = [None] * self.levels  # type: ignore[list-item]
-        below = None
-        for level in reversed(range(self.levels)):
-            feature = features[level].repeat(copies, 1, 1, 1)
-            if below is not None:
-                z_up = self.latent_in[level](upsample(below))
-                feature = self.merge[level](torch.cat([feature, z_up], 1))
-            gaussians[level] = self.heads[level](feature)
-            below = latents[level] = choose(level, *gaussians[level])
-        return gaussians, latents
-
-
-class Likelihood(nn.Module):
-    """PHiSeg's likelihood net: latents (finest first) -> accumulated logits per level.
-
-    Args:
-        widths: channels per resolution, finest first (`net.widths`).
-        levels: L latent levels.
-        latent_channels: channels of each latent map.
-        num_classes: K.
-        norm: normalisation of the blocks.
-    """
-
-    def __init__(
-        self, widths: list[int], levels: int, latent_channels: int, num_classes: int, norm: str
-    ):
-        super().__init__()
-        offset = len(widths) - levels
-        self.post_z = nn.ModuleList(
-            [
-                nn.Sequential(
-                    ConvBlock(latent_channels, widths[level], norm),
-                    # raise latent level l from resolution l + offset to resolution l
-                    *[
-                        nn.Sequential(
-                            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-                            conv_unit(widths[level], widths[level], norm),
-                        )
-                        for _ in range(offset)
-                    ],
-                )
-                for level in range(levels)
-            ]
-        )
-        self.up = nn.ModuleList(
-            [conv_unit(widths[level + 1], widths[level], norm) for level in range(levels - 1)]
-        )
-        self.combine = nn.ModuleList(
-            [ConvBlock(2 * widths[level], widths[level], norm) for level in range(levels - 1)]
-        )
-        self.heads = nn.ModuleList(
-            [nn.Conv2d(widths[level], num_classes, 1) for level in range(levels)]
-        )
-
-    def forward(self, latents: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Accumulated logits per level, finest first.
-
-        Args:
-            latents: L tensors (N, latent_channels, h_l, w_l), finest first.
-
-        Returns:
-            L tensors (N, K, H, W) at full resolution; level l's is the sum of the (nearest-
-            upsampled) head outputs of levels l .. L-1, so level 0's is the prediction.
-        """
-        levels = len(latents)
-        outputs: list[torch.Tensor] = [None] * levels  # type: ignore[list-item]
-        features = accumulated = None
-        for level in reversed(range(levels)):
-            post = self.post_z[level](latents[level])
-            if features is not None:
-                post = self.combine[level](torch.cat([post, self.up[level](upsample(features))], 1))
-            features = post
-            head = self.heads[level](features)
-            if level:
-                head = F.interpolate(head, scale_factor=2**level, mode="nearest")
-            accumulated = head if accumulated is None else accumulated + head
-            outputs[level] = accumulated
-        return outputs
 
 
 @register("phiseg")
