@@ -612,8 +612,13 @@ def header(report: dict) -> str:
             ),
             f"- budget per model: {b['epochs']} epochs x {b['steps_per_epoch']} steps x batch "
             f"{b['batch_size']} of {b['patch_size']}x{b['patch_size']} patches, seed {b['seed']}; "
-            f"the ensemble trains {b['members']} such members (seeds {b['seed']}.."
-            f"{b['seed'] + b['members'] - 1}); S = {b['samples'] or 'each method default'}",
+            + (
+                f"the ensemble trains {b['members']} such members (seeds {b['seed']}.."
+                f"{b['seed'] + b['members'] - 1}); "
+                if any(r.get("base_method") == "ensemble" for r in report.get("methods", []))
+                else ""
+            )
+            + f"S = {b['samples'] or 'each method default'}",
             "- OOD AUROC: image score (mean total-uncertainty) of each set vs the in-distribution "
             "test set, OOD positive; FPR95 in brackets. Predict ms/image: wall time of `predict` "
             "on the test set (maps and files included) / cases.",
