@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--devices", type=int)
     train.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
     train.add_argument("--accelerator", help="cpu | gpu | auto")
+    train.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     _add_common(train)
 
@@ -156,6 +157,7 @@ def _train_overrides(args: argparse.Namespace) -> dict:
         "devices": args.devices,
         "strategy": args.strategy,
         "accelerator": args.accelerator,
+        "threads": args.threads,
         "progress": False if args.no_progress else None,
     }
     sections = {"data": data, "method": method, "train": train}

@@ -76,6 +76,7 @@ class TrainConfig:
     strategy: str = "auto"
     accelerator: str = "cpu"
     precision: str = "32-true"
+    threads: int = 0  # torch CPU threads; 0 = torch's default (all cores)
     progress: bool = True
 
 

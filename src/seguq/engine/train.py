@@ -142,6 +142,8 @@ def fit_method(
     """
     config = method.config
     data, opt = config.data, config.train
+    if opt.threads > 0:
+        torch.set_num_threads(opt.threads)  # fewer threads than cores helps on a busy machine
     L.seed_everything(opt.seed, workers=True, verbose=False)
     train_slices = load_slices(
         source, train_cases, slice_axis=data.slice_axis, in_channels=data.in_channels
