@@ -24,7 +24,7 @@ from torch import nn
 
 from seguq.errors import SeguqError
 from seguq.methods.base import Batch, Method, merge_options, register
-from seguq.methods.losses import ce_dice_loss
+from seguq.methods.losses import ce_dice_loss, kl_regularised_loss
 from seguq.nets import UNet
 from seguq.nets.gaussian import GaussianHead, gaussian_kl
 
@@ -180,18 +180,15 @@ class HUE(Method):
         segmentation = torch.stack([ce_dice_loss(logits[i], stack[:, i]) for i in range(r)]).mean()
         prior = {i: (mu.repeat(r, 1, 1, 1), ls.repeat(r, 1, 1, 1)) for i, (mu, ls) in prior.items()}
         kls = self.kl_per_level(prior, posterior)
-        step = float(batch.get("step", torch.tensor(self.warmup_steps)))
-        beta = self.beta * min(1.0, step / max(1, self.warmup_steps))
         kl_total = torch.stack(list(kls.values())).sum()
-        loss = segmentation + beta * kl_total
-        logs = {
-            "loss": float(loss.detach()),
-            "seg": float(segmentation.detach()),
-            "kl": float(kl_total.detach()),
-            "beta": beta,
-        }
-        logs.update({f"kl_level{i}": float(v.detach()) for i, v in kls.items()})
-        return loss, logs
+        return kl_regularised_loss(
+            segmentation,
+            kl_total,
+            batch,
+            beta=self.beta,
+            warmup_steps=self.warmup_steps,
+            kl_levels=kls,
+        )
 
     # --- inference ----------------------------------------------------------------------------
     def logits(self, x: torch.Tensor) -> torch.Tensor:

@@ -47,8 +47,8 @@ import torch.nn.functional as F
 
 from seguq.errors import SeguqError
 from seguq.methods.base import Batch, Method, merge_options, register
-from seguq.methods.losses import ce_dice_loss
-from seguq.methods.prob_unet import KL_SCALES, annotator_labels, warmed_up_beta
+from seguq.methods.losses import ce_dice_loss, kl_regularised_loss
+from seguq.methods.prob_unet import KL_SCALES, annotator_labels
 from seguq.nets.gaussian import gaussian_kl
 from seguq.nets.phiseg_nets import LatentHierarchy, Likelihood
 
@@ -195,18 +195,15 @@ class PHiSeg(Method):
         # KL per image (summed over the level's latent elements), averaged over images/annotators
         kls = [gaussian_kl(*q[i], *p[i]).flatten(1).sum(1).mean() for i in range(self.levels)]
         kl_total = sum(weight * kl for weight, kl in zip(self.kl_weights, kls, strict=True))
-        kl_term = kl_total / (h * w) if self.kl_per_pixel else kl_total
-        step = float(batch.get("step", torch.tensor(self.warmup_steps)))
-        beta = warmed_up_beta(self.beta, step, self.warmup_steps)
-        loss = segmentation + beta * kl_term
-        logs = {
-            "loss": float(loss.detach()),
-            "seg": float(segmentation.detach()),
-            "kl": float(kl_total.detach()),
-            "beta": beta,
-        }
-        logs.update({f"kl_level{i}": float(kl.detach()) for i, kl in enumerate(kls)})
-        return loss, logs
+        return kl_regularised_loss(
+            segmentation,
+            kl_total,
+            batch,
+            beta=self.beta,
+            warmup_steps=self.warmup_steps,
+            kl_scale=1 / (h * w) if self.kl_per_pixel else 1.0,
+            kl_levels=dict(enumerate(kls)),
+        )
 
     # --- inference ----------------------------------------------------------------------------
     def logits(self, x: torch.Tensor) -> torch.Tensor:

@@ -37,7 +37,7 @@ from torch import nn
 
 from seguq.errors import SeguqError
 from seguq.methods.base import Batch, Method, merge_options, register
-from seguq.methods.losses import ce_dice_loss
+from seguq.methods.losses import ce_dice_loss, kl_regularised_loss
 from seguq.nets import UNet
 from seguq.nets.blocks import ConvBlock
 from seguq.nets.gaussian import GaussianHead, gaussian_kl
@@ -73,11 +73,6 @@ def prob_unet_options(options: dict) -> dict:
             f"prob_unet kl_scale: expected one of {', '.join(KL_SCALES)}, got {opts['kl_scale']!r}"
         )
     return opts
-
-
-def warmed_up_beta(beta: float, step: float, warmup_steps: int) -> float:
-    """beta, scaled linearly from 0 at step 0 to full at `warmup_steps` (0 = no warm-up)."""
-    return beta if warmup_steps <= 0 else beta * min(1.0, step / warmup_steps)
 
 
 def annotator_labels(batch: Batch) -> torch.Tensor:
@@ -196,17 +191,14 @@ class ProbUNet(Method):
         segmentation = torch.stack([ce_dice_loss(logits[i], stack[:, i]) for i in range(r)]).mean()
         kl = gaussian_kl(mu_q, log_sigma_q, mu_p.repeat(r, 1), log_sigma_p.repeat(r, 1))
         kl = kl.sum(1).mean()  # per image, averaged over images and annotators
-        kl_term = kl / (h * w) if self.kl_per_pixel else kl
-        step = float(batch.get("step", torch.tensor(self.warmup_steps)))
-        beta = warmed_up_beta(self.beta, step, self.warmup_steps)
-        loss = segmentation + beta * kl_term
-        logs = {
-            "loss": float(loss.detach()),
-            "seg": float(segmentation.detach()),
-            "kl": float(kl.detach()),
-            "beta": beta,
-        }
-        return loss, logs
+        return kl_regularised_loss(
+            segmentation,
+            kl,
+            batch,
+            beta=self.beta,
+            warmup_steps=self.warmup_steps,
+            kl_scale=1 / (h * w) if self.kl_per_pixel else 1.0,
+        )
 
     # --- inference ----------------------------------------------------------------------------
     def logits(self, x: torch.Tensor) -> torch.Tensor:
