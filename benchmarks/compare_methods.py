@@ -23,10 +23,8 @@ import datetime as dt
 import json
 import logging
 import os
-import platform
 import re
 import shlex
-import subprocess
 import sys
 import time
 import warnings
@@ -34,7 +32,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _machine import machine
 from _prepare import annotator_columns, corrupt_subset, prepare_source, write_subset
+from _presets import CORRUPTIONS, PRESETS, SOURCES
 from _report import (
     OOD_ROLES,
     ambiguity_table,
@@ -45,7 +45,6 @@ from _report import (
     markdown_table,
 )
 
-import seguq
 from seguq.benchmark.variants import Variant, parse_variants
 from seguq.config import RunConfig, load_config
 from seguq.data.maps import MAP_ENDINGS, find_output, read_map
@@ -61,66 +60,6 @@ REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = REPO.parent / "shared" / "data"
 METHODS = ("deterministic", "mc_dropout", "ensemble", "tta")
 MAPS = ["total", "epistemic"]
-CORRUPTIONS = ("blur", "noise", "patch")
-
-# Sources, relative to --data-root; "manifest" is resized as it is, "middle_slices" cuts volumes.
-SOURCES: dict[str, dict] = {
-    "cxr_jsrt": {"kind": "manifest", "path": "cxr_jsrt/manifest.csv"},
-    "vessels": {"kind": "manifest", "path": "vessels/manifest.csv"},
-    "us_hc18": {"kind": "manifest", "path": "us_hc18/manifest.csv"},
-    "hippocampus": {"kind": "middle_slices", "path": "hippocampus_msd/imagesTr", "volumes": 40},
-    # seguq's own generator (`--size` ignored): 3 raters, sites 1-4, ood_anatomy, ood_corrupt.
-    "synthetic": {
-        "kind": "synthetic",
-        "path": "",
-        "seed": 0,
-        "n_per_site": 20,
-        "size": 128,
-        "n_raters": 3,
-        "n_ood": 20,
-    },
-}
-FAR_OOD = {"us_hc18": {"source": "us_hc18"}, "hippocampus": {"source": "hippocampus"}}
-
-# A preset: training selection, the in-distribution test set, labelled shifted sets (evaluated and
-# compared with the test set: "shifted-site AUROC"), far-OOD sets (scores only), corrupted sets
-# already in the data (scores only) and the default `--corruptions` made from the test images.
-SITES_123 = ["site1", "site2", "site3"]
-PRESETS: dict[str, dict] = {
-    "cxr": {
-        "class_names": ["background", "lung"],
-        "train": {"source": "cxr_jsrt", "split": "fold1"},
-        "test": {"source": "cxr_jsrt", "splits": ["fold2"]},
-        "shifted": {},
-        "far_ood": FAR_OOD,
-        "corrupt": {},
-        "corruptions": list(CORRUPTIONS),
-    },
-    "vessels": {
-        "class_names": ["background", "vessel"],
-        "train": {"source": "vessels", "split": "train", "domains": ["DRIVE"]},
-        "test": {"source": "vessels", "splits": ["test"], "domains": ["DRIVE"]},
-        "shifted": {"CHASEDB1": {"source": "vessels", "domains": ["CHASEDB1"]}},
-        "far_ood": FAR_OOD,
-        "corrupt": {},
-        "corruptions": [],
-    },
-    "synthetic": {
-        "class_names": ["background", "disc_rim", "cup"],
-        "resized": False,
-        "train": {
-            "source": "synthetic",
-            "split": "train",
-            "domains": SITES_123,
-            "val_domains": SITES_123,
-        },
-        "test": {"source": "synthetic", "splits": ["test"], "domains": SITES_123},
-        "shifted": {"site4": {"source": "synthetic", "domains": ["site4"]}},
-        "far_ood": {"ood_anatomy": {"source": "synthetic", "domains": ["ood_anatomy"]}},
-        "corrupt": {"ood_corrupt": {"source": "synthetic", "domains": ["ood_corrupt"]}},
-        "corruptions": [],
-    },
-}
 
 
 def say(message: str) -> None:
@@ -222,37 +161,6 @@ def safe_name(label: str) -> str:
     """A folder name for a variant label: `hue:beta=0.001` -> `hue__beta-0.001`."""
     name = label.replace(":", "__").replace("=", "-").replace(",", "_")
     return re.sub(r"[^A-Za-z0-9._+-]", "_", name)
-
-
-def machine() -> dict:
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
-    models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "cpu": models[0] if models else platform.processor() or platform.machine(),
-        "cores": cores,
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "load_average_at_start": round(os.getloadavg()[0], 2),
-        "seguq": str(Path(seguq.__file__).parent),
-        "git_commit": _git_commit(),
-    }
-
-
-def _git_commit() -> str:
-    """The repository's HEAD (read only), to tell which seguq was measured."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except OSError:
-        return "unknown"
-    return done.stdout.strip() or "unknown"
 
 
 def prepare_sets(args: argparse.Namespace, preset: dict) -> tuple[Path, dict[str, dict]]:
