@@ -3,8 +3,6 @@ the training selection, the in-distribution test set, shifted sets and OOD sets.
 
 from __future__ import annotations
 
-CORRUPTIONS = ("blur", "noise", "patch")
-
 # Sources, relative to --data-root; "manifest" is resized as it is, "middle_slices" cuts volumes.
 SOURCES: dict[str, dict] = {
     "cxr_jsrt": {"kind": "manifest", "path": "cxr_jsrt/manifest.csv"},
@@ -36,7 +34,7 @@ PRESETS: dict[str, dict] = {
         "shifted": {},
         "far_ood": FAR_OOD,
         "corrupt": {},
-        "corruptions": list(CORRUPTIONS),
+        "corruptions": ["blur", "noise", "patch"],
     },
     "vessels": {
         "class_names": ["background", "vessel"],

@@ -18,7 +18,6 @@ to OUT/results.json and OUT/results.md; see benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import logging
@@ -30,11 +29,9 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from _machine import machine
-from _prepare import annotator_columns, corrupt_subset, prepare_source, write_subset
-from _presets import CORRUPTIONS, PRESETS, SOURCES
+from _presets import PRESETS, SOURCES
 from _report import (
     OOD_ROLES,
     ambiguity_table,
@@ -45,15 +42,20 @@ from _report import (
     markdown_table,
 )
 
+from seguq.benchmark.corruptions import CORRUPTIONS, corrupt_subset
+from seguq.benchmark.prepare import annotator_columns, prepare_source, write_subset
+from seguq.benchmark.stages import (
+    evaluate_set,
+    predict_set,
+    sample_count,
+    sample_diversity,
+    train_method,
+)
 from seguq.benchmark.variants import Variant, parse_variants
 from seguq.config import RunConfig, load_config
-from seguq.data.maps import MAP_ENDINGS, find_output, read_map
-from seguq.engine.evaluate import evaluate, json_safe, read_scores
-from seguq.engine.predict import predict
-from seguq.engine.train import train
+from seguq.engine.evaluate import json_safe, read_scores
 from seguq.errors import SeguqError
 from seguq.methods import method_names
-from seguq.metrics.ambiguity import pairwise_iou
 from seguq.metrics.ood import ood_scores
 
 REPO = Path(__file__).resolve().parents[1]
@@ -182,7 +184,7 @@ def prepare_sets(args: argparse.Namespace, preset: dict) -> tuple[Path, dict[str
         for name, spec in members.items():
             csv_path = args.out / "sets" / f"{name}.csv"
             ids = write_subset(
-                prepared[spec["source"]] / "manifest.csv",
+                prepared[spec["source"]],
                 csv_path,
                 splits=spec.get("splits"),
                 domains=spec.get("domains"),
@@ -206,7 +208,7 @@ def prepare_sets(args: argparse.Namespace, preset: dict) -> tuple[Path, dict[str
         ids = write_subset(corrupted, csv_path)
         sets[name] = {"role": "corrupt", "csv": csv_path, "ids": ids}
     sets["test"]["annotators"] = annotator_columns(sets["test"]["csv"])
-    return prepared[preset["train"]["source"]] / "manifest.csv", sets
+    return prepared[preset["train"]["source"]], sets
 
 
 def make_config(
@@ -228,126 +230,6 @@ def make_config(
     return variant.apply(config)
 
 
-def _budget(config: RunConfig) -> dict:
-    d, t, m = config.data, config.train, config.method
-    return {
-        "source": d.source,
-        "train_split": d.train_split,
-        "train_domains": list(d.train_domains),
-        "val_domains": list(d.val_domains),
-        "intensity_augment": d.intensity_augment,
-        "patch_size": list(d.patch_size),
-        "batch_size": d.batch_size,
-        "epochs": t.epochs,
-        "steps_per_epoch": t.steps_per_epoch,
-        "seed": t.seed,
-        "method": m.name,
-        "members": m.members if m.name == "ensemble" else None,
-        "options": dict(m.options or {}),
-        "dropout": config.net.dropout,
-    }
-
-
-def train_method(config: RunConfig, run_dir: Path, label: str) -> dict:
-    """Train, or reuse a finished run trained with the same budget."""
-    summary = run_dir / "train_summary.json"
-    if (run_dir / "checkpoints" / "best.pt").is_file() and summary.is_file():
-        saved = load_config(run_dir / "config.yaml")
-        if _budget(saved) != _budget(config):
-            raise SeguqError(
-                f"{run_dir}: trained with another budget ({_budget(saved)}); use another --out"
-            )
-        say(f"train {label}: reusing {run_dir}")
-        return {**json.loads(summary.read_text()), "reused": True}
-    resume = (run_dir / "config.yaml").is_file()
-    say(f"train {label}{' (resuming)' if resume else ''} -> {run_dir}")
-    result = train(config, run_dir, resume=resume, overwrite=not resume)
-    say(f"train {label}: {result.seconds:.0f} s, val Dice {result.val_dice:.4f}")
-    return {**json.loads(summary.read_text()), "reused": False, "resumed": resume}
-
-
-def predict_set(
-    run_dir: Path, info: dict, out: Path, args: argparse.Namespace, full: bool, save_samples: int
-) -> dict:
-    """Predict one set (maps and probabilities when `full`, `save_samples` sampled masks per
-    case), or reuse a finished folder (one holding those samples when they are asked for)."""
-    timing = out / "timing.json"
-    done = (out / "scores.csv").is_file() and sorted(read_scores(out)) == sorted(info["ids"])
-    has_samples = not save_samples or find_output(out, info["ids"][0], "samples", MAP_ENDINGS)
-    if done and has_samples:
-        return json.loads(timing.read_text()) if timing.is_file() else {}
-    start = time.perf_counter()
-    result = predict(
-        run_dir,
-        info["csv"],
-        out,
-        samples=args.samples,
-        maps=MAPS if full else [],
-        save_probs=full,
-        save_samples=save_samples,
-        overwrite=True,
-        progress=False,
-    )
-    seconds = time.perf_counter() - start
-    record = {
-        "seconds": seconds,
-        "cases": result.cases,
-        "ms_per_image": 1e3 * seconds / result.cases,
-        "save_samples": save_samples,
-    }
-    timing.write_text(json.dumps(record, indent=2))
-    return record
-
-
-def _samples(pred_dir: Path) -> int:
-    with (pred_dir / "scores.csv").open() as handle:
-        return int(next(csv.DictReader(handle))["samples"])
-
-
-def sample_diversity(pred_dir: Path, ids: list[str], num_classes: int) -> dict:
-    """E[d(s, s')]: mean over cases of the mean pairwise 1 - IoU between distinct saved samples.
-
-    IoU as in `seguq.metrics.ambiguity.pairwise_iou` (mean over the foreground classes present).
-    Cases with fewer than two saved samples are skipped.
-    """
-    values = []
-    for case_id in ids:
-        path = find_output(pred_dir, case_id, "samples", MAP_ENDINGS)
-        if path is None:
-            continue
-        samples = read_map(path, 2)
-        if samples.ndim == 2 or samples.shape[0] < 2:
-            continue
-        samples = np.rint(samples).astype(np.int64)
-        distance = 1.0 - pairwise_iou(samples, samples, num_classes)
-        n = samples.shape[0]
-        values.append(float(distance.sum() / (n * (n - 1))))  # diagonal is 0
-    if not values:
-        return {"mean": None, "cases": 0}
-    return {"mean": float(np.mean(values)), "std": float(np.std(values)), "cases": len(values)}
-
-
-def evaluate_set(pred_dir: Path, info: dict, out_file: Path, label_map: dict) -> dict:
-    result = evaluate(
-        pred_dir, info["csv"], out_file, label_map=label_map, overwrite=True, progress=False
-    )
-    calibration = result.get("calibration", {})
-    detection = result.get("error_detection", {})
-    per_class = result["segmentation"]["per_class"]
-    return {
-        "cases": result["cases"],
-        "dice_mean": result["segmentation"]["mean_dice"],
-        "dice": {k: v["dice"]["mean"] for k, v in per_class.items()},
-        "ece": calibration.get("ece"),
-        "brier": calibration.get("brier"),
-        "nll": calibration.get("nll"),
-        "error_auroc": {name: d["auroc"] for name, d in detection.items()},
-        "aurc": result.get("triage", {}).get("aurc"),
-        "e_aurc": result.get("triage", {}).get("e_aurc"),
-        "ambiguity": result.get("ambiguity"),
-    }
-
-
 def run_method(
     variant: Variant, args: argparse.Namespace, preset: dict, manifest: Path, sets: dict
 ) -> dict:
@@ -358,7 +240,7 @@ def run_method(
         "method": name,
         "base_method": variant.method,
         "options": dict(variant.options),
-        "train": train_method(config, run_dir, name),
+        "train": train_method(config, run_dir, name, say),
     }
     label_map = load_config(run_dir / "config.yaml").data.label_map
     num_classes = len(preset["class_names"])
@@ -369,14 +251,23 @@ def run_method(
         ambiguous = info["role"] == "test" and len(info.get("annotators", [])) >= 2
         save = args.ambiguity_samples if ambiguous else 0
         say(f"predict {name} on {set_name} ({len(info['ids'])} cases)")
-        timing = predict_set(run_dir, info, pred_dir, args, full, save)
+        timing = predict_set(
+            run_dir,
+            info["csv"],
+            info["ids"],
+            pred_dir,
+            samples=args.samples,
+            maps=MAPS if full else [],
+            save_probs=full,
+            save_samples=save,
+        )
         by_id = read_scores(pred_dir)
         scores = [by_id[i] for i in sorted(by_id)]  # id order: pairs the methods' scores
-        entry: dict = {"prediction": timing, "samples": _samples(pred_dir), "scores": scores}
+        entry: dict = {"prediction": timing, "samples": sample_count(pred_dir), "scores": scores}
         if full:
             say(f"evaluate {name} on {set_name}")
             eval_file = args.out / "evaluations" / folder / f"{set_name}.json"
-            entry.update(evaluate_set(pred_dir, info, eval_file, label_map))
+            entry.update(evaluate_set(pred_dir, info["csv"], eval_file, label_map))
         if save:
             entry["diversity"] = sample_diversity(pred_dir, info["ids"], num_classes)
         if info["role"] == "test":

@@ -287,4 +287,6 @@ def test_benchmark_lodo_from_the_command_line(tiny_manifest, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "deterministic: unseen-domain Dice" in printed and "results.md" in printed
     assert (out / "results.md").is_file()
-    assert "unknown protocol 'loso'" in _error(capsys, ["benchmark", "loso", "--out", str(out)])
+    assert "loso: protocol file not found" in _error(
+        capsys, ["benchmark", "loso", "--out", str(out)]
+    )

@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--split", type=_csv_list, help="only these splits of the input")
     predict.add_argument("--domains", type=_csv_list, help="only these domains of the input")
+    predict.add_argument("--report", action="store_true", help="also write --out/report.html")
     _add_common(predict)
 
     evaluate = sub.add_parser("evaluate", help="score a prediction folder against masks")
@@ -99,8 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--ood-data", help="prediction folder or source of OOD images")
     _add_common(evaluate)
 
-    bench = sub.add_parser("benchmark", help="run a benchmark protocol (lodo)")
-    bench.add_argument("protocol", help="'lodo' (leave-one-domain-out)")
+    bench = sub.add_parser("benchmark", help="run a benchmark protocol (YAML file, or lodo)")
+    bench.add_argument(
+        "protocol", help="a protocol YAML file (benchmarks/configs/), or 'lodo' with --data"
+    )
+    bench.add_argument("--data-root", type=Path, help="YAML protocol: overrides its data_root")
+    bench.add_argument("--no-report", action="store_true", help="YAML protocol: no report.html")
+    bench.add_argument("--threads", type=int, help="torch CPU threads")
     bench.add_argument("--data", help="data source with several domains")
     bench.add_argument(
         "--methods",
@@ -129,7 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("seguq-demo"))
     demo.add_argument("--epochs", type=int)
     demo.add_argument("--method", default="deterministic")
+    demo.add_argument("--report", action="store_true", help="also write --out/report.html")
     _add_common(demo)
+
+    report = sub.add_parser("report", help="HTML report of a benchmark, demo or prediction folder")
+    report.add_argument("folder", type=Path, help="benchmark, demo or prediction folder")
+    report.add_argument("--out", type=Path, help="HTML file (default: FOLDER/report.html)")
+    report.add_argument("--evaluation", type=Path, help="evaluation JSON of a prediction folder")
+    report.add_argument("--max-cases", type=int, default=4, help="cases shown with figures")
+    _add_common(report)
     return parser
 
 
@@ -173,8 +187,15 @@ def _benchmark(args: argparse.Namespace) -> None:
     from seguq.config import load_config
     from seguq.data.sources import parse_label_map
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.protocol != "lodo":
-        raise SeguqError(f"benchmark: unknown protocol '{args.protocol}' (known: lodo)")
+        from seguq.benchmark.cli import benchmark_protocol
+
+        benchmark_protocol(args)
+        return
     if not args.data:
         raise SeguqError("benchmark lodo: --data is required")
     if args.seeds < 1:
@@ -245,6 +266,10 @@ def _run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
         print(f"predicted {result.cases} cases -> {result.out_dir} (scores: {result.scores_csv})")
+        if args.report:
+            from seguq.report import write_report
+
+            print(f"report: {write_report(result.out_dir, overwrite=args.overwrite)}")
     elif args.command == "evaluate":
         from seguq.data.sources import parse_label_map
         from seguq.engine.evaluate import evaluate
@@ -277,12 +302,26 @@ def _run(args: argparse.Namespace) -> int:
             method=args.method,
             overwrite=args.overwrite,
             progress=not args.no_progress,
+            report=args.report,
         )
         print(
             f"demo: Dice in-domain {summary['dice_in_domain']:.3f}, unseen domain "
             f"{summary['dice_unseen_domain']:.3f}, in {summary['seconds']:.0f} s"
         )
         print(f"summary: {summary['paths']['summary']}")
+        if args.report:
+            print(f"report: {summary['paths']['report']}")
+    elif args.command == "report":
+        from seguq.report import write_report
+
+        out = write_report(
+            args.folder,
+            args.out,
+            evaluation=args.evaluation,
+            overwrite=args.overwrite,
+            max_cases=args.max_cases,
+        )
+        print(f"report: {out} (figures in {out.parent / 'figures'})")
     return 0
 
 

@@ -99,7 +99,10 @@ def test_deterministic_prediction_uses_prior_means():
     assert method.logits(x).shape == (1, 3, 32, 32)
 
 
-@pytest.mark.parametrize("options", [{}, {"posterior": "separate"}, {"posterior_input": "label"}])
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"posterior": "separate"}, {"posterior_input": "label"}, {"prior_fraction": 0.5}],
+)
 def test_short_training_lowers_the_loss(options, loss_curve, decreased):
     losses = loss_curve(_hue(**options), _batch(), steps=25, lr=5e-3)
     assert decreased(losses, window=5)
@@ -137,3 +140,18 @@ def test_shared_decoding_equals_decoding_repeated_features():
         coarse.net.decode(repeated, coarse_only),
         atol=1e-5,
     )
+
+
+def test_prior_fraction_one_decodes_prior_samples_only():
+    """With every image decoded from the prior, the segmentation loss sends no gradient to the
+    posterior heads (only the KL does): with beta 0 their gradients are zero."""
+    method = _hue(prior_fraction=1.0, beta=0.0, warmup_steps=0)
+    loss, _ = method.loss(_batch())
+    loss.backward()
+    posterior = [p for n, p in method.named_parameters() if "posterior" in n]
+    prior = [p for n, p in method.named_parameters() if "prior" in n]
+    assert posterior and prior
+    assert all(p.grad is None or torch.count_nonzero(p.grad) == 0 for p in posterior)
+    assert any(p.grad is not None and torch.count_nonzero(p.grad) > 0 for p in prior)
+    with pytest.raises(SeguqError, match="prior_fraction"):
+        _hue(prior_fraction=1.5)

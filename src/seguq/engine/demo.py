@@ -42,8 +42,11 @@ def run_demo(
     progress: bool = True,
     n_per_site: int = 20,
     size: int = 128,
+    report: bool = False,
 ) -> dict:
     """Run the whole pipeline on synthetic data; returns (and writes) the summary.
+
+    With `report`, also writes `out/report.html` and its figures (`seguq.report`).
 
     Raises:
         SeguqError: an existing output folder without `overwrite`, or a bad option.
@@ -105,5 +108,11 @@ def run_demo(
             "summary": str(out / "summary.json"),
         },
     }
+    if report:
+        summary["paths"]["report"] = str(out / "report.html")
     (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2))
+    if report:
+        from seguq.report import write_report
+
+        write_report(out)
     return summary

@@ -36,6 +36,9 @@ DEFAULTS = {
     "posterior": "shared",
     "posterior_input": "image_label",
     "sample_chunk": 0,  # samples decoded per batch; 0 = auto (2 on CPU, 16 on GPU)
+    # Fraction of training images decoded from prior instead of posterior samples (0 = the
+    # specification): the decoder then also learns from the latents it will see at inference.
+    "prior_fraction": 0.0,
 }
 
 
@@ -89,6 +92,9 @@ class HUE(Method):
         self.latent_channels = [per_level[i] if i in self.levels else 0 for i in range(depth)]
         self.beta = float(opts["beta"])
         self.warmup_steps = int(opts["warmup_steps"])
+        self.prior_fraction = float(opts["prior_fraction"])
+        if not 0.0 <= self.prior_fraction <= 1.0:
+            raise SeguqError(f"HUE prior_fraction: expected 0..1, got {self.prior_fraction}")
         self.sample_chunk = int(opts["sample_chunk"])
         self.label_only = opts["posterior_input"] == "label"
         if opts["posterior_input"] not in ("image_label", "label"):
@@ -175,6 +181,8 @@ class HUE(Method):
             i: mu + torch.exp(log_sigma) * torch.randn_like(mu)
             for i, (mu, log_sigma) in posterior.items()
         }
+        if self.prior_fraction > 0:
+            latents = self._mix_prior_samples(latents, prior, r)
         repeated = [f.repeat(r, 1, 1, 1) for f in features]
         logits = self._decode(repeated, latents)[..., :h, :w].unflatten(0, (r, x.shape[0]))
         segmentation = torch.stack([ce_dice_loss(logits[i], stack[:, i]) for i in range(r)]).mean()
@@ -189,6 +197,18 @@ class HUE(Method):
             warmup_steps=self.warmup_steps,
             kl_levels=kls,
         )
+
+    def _mix_prior_samples(self, latents: dict, prior: dict, r: int) -> dict:
+        """Replace the posterior samples of a random `prior_fraction` of the (R * B) training
+        images by prior samples (gradients reach the prior heads through them too)."""
+        first = next(iter(latents.values()))
+        chosen = torch.rand(first.shape[0], device=first.device) < self.prior_fraction
+        mixed = {}
+        for i, z in latents.items():
+            mu, log_sigma = (t.repeat(r, 1, 1, 1) for t in prior[i])
+            from_prior = mu + torch.exp(log_sigma) * torch.randn_like(mu)
+            mixed[i] = torch.where(chosen[:, None, None, None], from_prior, z)
+        return mixed
 
     # --- inference ----------------------------------------------------------------------------
     def logits(self, x: torch.Tensor) -> torch.Tensor:

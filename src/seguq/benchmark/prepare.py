@@ -1,9 +1,9 @@
-"""Data preparation for `compare_methods.py`: resized copies of the sources and case subsets.
+"""Data preparation for benchmarks: resized copies of the sources and case subsets.
 
-Everything is written outside the repository (the real data must never enter it): a resized copy
-of each source under a work folder (reused when its `prepared.json` matches), and per run small
-subset manifests with absolute paths (the test and OOD cases actually used), and corrupted copies
-of test images (blur, noise, a bright patch) for OOD detection.
+Everything is written outside the source tree (the real data must never enter it): a resized copy
+of each source under a work folder (reused when its `prepared.json` matches) and, per benchmark,
+small subset manifests with absolute paths (the test and OOD cases actually used). Corrupted
+copies of test images are made by `seguq.benchmark.corruptions`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 from PIL import Image
-from scipy.ndimage import gaussian_filter
 
 from seguq.errors import SeguqError
 
@@ -25,9 +24,16 @@ IMAGE_COLUMN = "image"
 KEY_COLUMNS = ("id", "domain", "split")  # copied as they are; every other non-empty cell is a file
 
 
-def _check_outside(path: Path, repo: Path, what: str) -> None:
-    """Refuse to write data inside the repository."""
-    if path.resolve().is_relative_to(repo.resolve()):
+def source_tree() -> Path | None:
+    """The project folder of an editable (source) install of seguq, or None."""
+    root = Path(__file__).resolve().parents[3]
+    is_source = (root / "pyproject.toml").is_file() and (root / "src" / "seguq").is_dir()
+    return root if is_source else None
+
+
+def check_outside(path: Path, repo: Path | None, what: str) -> None:
+    """Refuse to write data inside the repository (`repo`; nothing to check when None)."""
+    if repo is not None and path.resolve().is_relative_to(repo.resolve()):
         raise SeguqError(f"{what} {path}: inside the repository {repo}; choose a folder outside it")
 
 
@@ -41,7 +47,7 @@ def _resize(src: Path, dst: Path, size: int, *, resample: int) -> None:
     tmp.replace(dst)  # whole files only, so that an interrupted preparation can skip them
 
 
-def _read_rows(csv_path: Path) -> tuple[list[str], list[dict[str, str]]]:
+def read_rows(csv_path: Path) -> tuple[list[str], list[dict[str, str]]]:
     try:
         with csv_path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
@@ -50,7 +56,7 @@ def _read_rows(csv_path: Path) -> tuple[list[str], list[dict[str, str]]]:
         raise SeguqError(f"{csv_path}: cannot read the manifest ({error})") from None
 
 
-def _write_rows(csv_path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
+def write_rows(csv_path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = csv_path.with_name(csv_path.name + ".tmp")
     with tmp.open("w", newline="") as handle:
@@ -73,7 +79,7 @@ def resize_manifest(manifest: Path, dst: Path, size: int) -> int:
     Raises:
         SeguqError: the manifest cannot be read or names a missing file.
     """
-    columns, rows = _read_rows(manifest)
+    columns, rows = read_rows(manifest)
     for row in rows:
         for column in columns:
             cell = (row.get(column) or "").strip()
@@ -89,11 +95,11 @@ def resize_manifest(manifest: Path, dst: Path, size: int) -> int:
                 Image.Resampling.BILINEAR if column == IMAGE_COLUMN else Image.Resampling.NEAREST
             )
             _resize(src, out, size, resample=resample)
-    _write_rows(dst / "manifest.csv", columns, rows)
+    write_rows(dst / "manifest.csv", columns, rows)
     return len(rows)
 
 
-def middle_slices(images_dir: Path, dst: Path, size: int, volumes: int) -> int:
+def middle_slices(images_dir: Path, dst: Path, size: int | None, volumes: int) -> int:
     """Grey PNGs of the middle slice along each axis of `volumes` evenly spaced volumes.
 
     Each slice is normalised on its own to 0..255 (raw MRI intensities vary by orders of
@@ -124,9 +130,11 @@ def middle_slices(images_dir: Path, dst: Path, size: int, volumes: int) -> int:
             name = f"images/{stem}_axis{axis}.png"
             out = dst / name
             out.parent.mkdir(parents=True, exist_ok=True)
-            grey.resize((size, size), resample=Image.Resampling.BILINEAR).save(out)
+            if size:
+                grey = grey.resize((size, size), resample=Image.Resampling.BILINEAR)
+            grey.save(out)
             rows.append({"id": f"{stem}_axis{axis}", "domain": "hippocampus", "image": name})
-    _write_rows(dst / "manifest.csv", ["id", "domain", "split", "image", "mask"], rows)
+    write_rows(dst / "manifest.csv", ["id", "domain", "split", "image", "mask"], rows)
     return len(rows)
 
 
@@ -147,10 +155,10 @@ def synthetic(spec: dict, dst: Path) -> int:
         n_ood=spec.get("n_ood", 20),
         overwrite=True,
     )
-    return len(_read_rows(Path(manifest))[1])
+    return len(read_rows(Path(manifest))[1])
 
 
-PREPARERS: dict[str, Callable[[dict, Path, Path, int], int]] = {
+PREPARERS: dict[str, Callable[[dict, Path, Path, int | None], int]] = {
     "manifest": lambda spec, root, dst, size: resize_manifest(root / spec["path"], dst, size),
     "middle_slices": lambda spec, root, dst, size: middle_slices(
         root / spec["path"], dst, size, spec.get("volumes", 40)
@@ -160,27 +168,40 @@ PREPARERS: dict[str, Callable[[dict, Path, Path, int], int]] = {
 
 
 def prepare_source(
-    name: str, spec: dict, data_root: Path, work: Path, size: int, repo: Path
+    name: str, spec: dict, data_root: Path, work: Path, size: int | None, repo: Path | None
 ) -> Path:
-    """The prepared copy of one source (its folder holds manifest.csv); reused when complete.
+    """The manifest of one source, prepared under `work / name` when needed; reused when complete.
+
+    A manifest kept at its size (`size` None) is used in place; every other source is written
+    once (resized copies, middle slices of volumes, generated data) and reused while its
+    `prepared.json` records the same settings.
+
+    Returns:
+        The path of the manifest CSV.
 
     Raises:
-        SeguqError: an unknown kind, a work folder inside the repository, or bad source data.
+        SeguqError: an unknown kind, a missing source, a work folder inside the repository, or
+            bad source data.
     """
-    _check_outside(work, repo, "--work")
-    if spec["kind"] not in PREPARERS:
-        raise SeguqError(f"source '{name}': unknown kind '{spec['kind']}'")
+    kind = spec.get("kind")
+    if kind not in PREPARERS:
+        raise SeguqError(f"source '{name}': unknown kind '{kind}' (known: {', '.join(PREPARERS)})")
+    if kind != "synthetic" and not (data_root / spec["path"]).exists():
+        raise SeguqError(f"source '{name}': {data_root / spec['path']} does not exist")
+    if kind == "manifest" and size is None:
+        return (data_root / spec["path"]).resolve()
+    check_outside(work, repo, "the prepared data folder")
     dst = work / name
-    if spec["kind"] == "synthetic":  # generated, not read: no source path, its own size
+    if kind == "synthetic":  # generated, not read: no source path, its own size
         settings = dict(spec)
     else:
         settings = {"source": str((data_root / spec["path"]).resolve()), "size": size, **spec}
     marker = dst / MARKER
     if marker.is_file() and json.loads(marker.read_text()).get("settings") == settings:
-        return dst
-    cases = PREPARERS[spec["kind"]](spec, data_root, dst, size)
+        return dst / "manifest.csv"
+    cases = PREPARERS[kind](spec, data_root, dst, size)
     marker.write_text(json.dumps({"settings": settings, "cases": cases}, indent=2))
-    return dst
+    return dst / "manifest.csv"
 
 
 def write_subset(
@@ -203,7 +224,7 @@ def write_subset(
     Raises:
         SeguqError: no case matches.
     """
-    columns, rows = _read_rows(manifest)
+    columns, rows = read_rows(manifest)
     kept = [
         row
         for row in rows
@@ -223,105 +244,15 @@ def write_subset(
             if column not in KEY_COLUMNS and cell:
                 new[column] = str((manifest.parent / cell).resolve())
         absolute.append(new)
-    _write_rows(out_csv, columns, absolute)
+    write_rows(out_csv, columns, absolute)
     return [row["id"] for row in absolute]
 
 
 def annotator_columns(manifest: Path) -> list[str]:
     """The mask columns (`mask`, `mask_<rater>`) with a file for at least one case."""
-    columns, rows = _read_rows(manifest)
+    columns, rows = read_rows(manifest)
     return [
         c
         for c in columns
         if (c == "mask" or c.startswith("mask_")) and any((r.get(c) or "").strip() for r in rows)
     ]
-
-
-def corrupt_image(image: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
-    """One corrupted copy of a (H, W) or (H, W, C) image, in its dtype.
-
-    Lengths scale with the image (sigma 3 px at 256 px), the intensity range is that of the
-    dtype for integer images (0..255 for 8 bit) and the image's own range otherwise:
-    - blur: Gaussian blur of the spatial axes, sigma = 3 * min(H, W) / 256;
-    - noise: additive Gaussian noise, std = 0.2 of the intensity range, clipped to it;
-    - patch: a square of side min(H, W) / 3 (1/9 of the image) at the range's maximum, at a
-      seeded random position.
-    """
-    if np.issubdtype(image.dtype, np.integer):
-        low, high = float(np.iinfo(image.dtype).min), float(np.iinfo(image.dtype).max)
-    else:
-        low, high = float(image.min()), float(image.max())
-    data = image.astype(np.float64)
-    side = min(image.shape[:2])
-    if kind == "blur":
-        sigma = 3.0 * side / 256.0
-        out = gaussian_filter(data, sigma=(sigma, sigma) + (0,) * (data.ndim - 2))
-    elif kind == "noise":
-        out = data + rng.normal(0.0, 0.2 * (high - low), size=data.shape)
-    elif kind == "patch":
-        width = max(1, round(side / 3))
-        top = int(rng.integers(0, image.shape[0] - width + 1))
-        left = int(rng.integers(0, image.shape[1] - width + 1))
-        out = data.copy()
-        out[top : top + width, left : left + width] = high
-    else:
-        raise SeguqError(f"unknown corruption '{kind}' (known: blur, noise, patch)")
-    out = np.clip(out, low, high)
-    if np.issubdtype(image.dtype, np.integer):
-        out = np.round(out)
-    return out.astype(image.dtype)
-
-
-def corrupt_subset(
-    subset_csv: Path,
-    dst: Path,
-    kind: str,
-    *,
-    limit: int | None = None,
-    seed: int = 0,
-    repo: Path,
-) -> Path:
-    """Corrupted copies of the images of a subset manifest (absolute paths), under `dst`.
-
-    With `limit`, a seeded random subset of that many cases is corrupted. Ids get the suffix
-    `_<kind>`, domains become `corrupt_<kind>`; other columns (masks) keep pointing at the
-    originals. Reused when `dst/prepared.json` records the same settings and cases.
-
-    Returns:
-        The manifest of the corrupted copies (`dst/manifest.csv`).
-
-    Raises:
-        SeguqError: `dst` inside the repository, an unreadable manifest or image, an unknown kind.
-    """
-    _check_outside(dst, repo, "--work")
-    columns, rows = _read_rows(subset_csv)
-    if limit is not None and limit < len(rows):
-        chosen = np.random.default_rng(seed).choice(len(rows), size=limit, replace=False)
-        rows = [rows[i] for i in sorted(chosen)]
-    settings = {"kind": kind, "seed": seed, "ids": [r["id"] for r in rows]}
-    settings["images"] = [r[IMAGE_COLUMN] for r in rows]
-    marker = dst / MARKER
-    if marker.is_file() and json.loads(marker.read_text()).get("settings") == settings:
-        return dst / "manifest.csv"
-    new_rows = []
-    for index, row in enumerate(rows):
-        src = Path(row[IMAGE_COLUMN])
-        try:
-            with Image.open(src) as handle:
-                handle.load()
-                mode, array = handle.mode, np.asarray(handle)
-        except OSError as error:
-            raise SeguqError(f"{src}: cannot read the image ({error})") from None
-        rng = np.random.default_rng([seed, index, sorted(("blur", "noise", "patch")).index(kind)])
-        corrupted = corrupt_image(array, kind, rng)
-        name = f"images/{row['id']}_{kind}.png"
-        out = dst / name
-        out.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(corrupted, mode=mode if mode in ("L", "RGB") else None).save(out)
-        new_rows.append(
-            {**row, "id": f"{row['id']}_{kind}", "domain": f"corrupt_{kind}", IMAGE_COLUMN: name}
-        )
-    out_columns = list(columns) + [c for c in ("domain",) if c not in columns]
-    _write_rows(dst / "manifest.csv", out_columns, new_rows)
-    marker.write_text(json.dumps({"settings": settings, "cases": len(new_rows)}, indent=2))
-    return dst / "manifest.csv"

@@ -1,0 +1,57 @@
+"""`seguq benchmark CONFIG.yaml`: the command-line side of a YAML protocol."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from seguq.benchmark.protocol import load_protocol
+from seguq.benchmark.runner import run_benchmark
+from seguq.errors import SeguqError
+
+
+def benchmark_protocol(args: argparse.Namespace) -> dict:
+    """Run the protocol file `args.protocol`, print the main table and write the report.
+
+    Raises:
+        SeguqError: a missing or bad protocol file, options that belong to `lodo`, bad data.
+    """
+    path = Path(args.protocol)
+    if not path.is_file():
+        raise SeguqError(f"{path}: protocol file not found (or use 'seguq benchmark lodo --data')")
+    lodo_only = [f"--{n}" for n in ("data", "config", "domains", "hold_out") if getattr(args, n)]
+    if lodo_only:
+        raise SeguqError(
+            f"{path}: {', '.join(lodo_only)} belong to 'benchmark lodo'; set them "
+            "in the protocol file"
+        )
+    overrides = {
+        "data": {"batch_size": args.batch_size, "patch_size": args.patch_size},
+        "train": {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch},
+    }
+    overrides = {k: {n: v for n, v in d.items() if v is not None} for k, d in overrides.items()}
+    overrides = {k: v for k, v in overrides.items() if v}
+    if overrides.get("data", {}).get("patch_size"):
+        overrides["data"]["patch_size"] = list(overrides["data"]["patch_size"])
+    protocol = load_protocol(path, data_root=args.data_root, overrides=overrides)
+    results = run_benchmark(
+        protocol,
+        args.out,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        command=shlex.join(["seguq", *sys.argv[1:]]),
+    )
+    table = results["table"]
+    print(" | ".join(table["columns"]))
+    for row in table["rows"]:
+        print(" | ".join(row))
+    if not args.no_report and results.get("runs"):
+        from seguq.report import write_report
+
+        report = write_report(Path(args.out), overwrite=True)
+        print(f"report: {report}")
+    names = ("results.md", "results.csv", "results.json")
+    print("tables: " + ", ".join(str(Path(args.out) / n) for n in names))
+    return results

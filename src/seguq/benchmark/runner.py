@@ -1,0 +1,188 @@
+"""`seguq benchmark CONFIG.yaml --out DIR`: train what is missing, predict, evaluate, tabulate.
+
+Layout of DIR (paths in results.json are relative to it):
+
+    protocol.yaml                      the protocol as read (a different one is refused)
+    prepared/                          resized copies, middle slices, corrupted images
+    sets/<set>.csv                     the cases of each set, absolute paths
+    runs/<method>/seed<k>/             training runs
+    predictions/<method>/seed<k>/<set>/   `seguq predict` folders
+    evaluations/<method>/seed<k>/<set>.json
+    results.json, results.csv, results.md, report.html, figures/
+
+Every stage skips work already finished, so running the command again resumes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import yaml
+from tqdm import tqdm
+
+from seguq.benchmark.protocol import Protocol
+from seguq.benchmark.sets import prepare_sets
+from seguq.benchmark.stages import (
+    HIERARCHICAL,
+    evaluate_set,
+    predict_set,
+    sample_count,
+    sample_diversity,
+    train_method,
+)
+from seguq.benchmark.summary import summarise, write_results
+from seguq.benchmark.variants import Variant
+from seguq.config import RunConfig, load_config
+from seguq.engine.evaluate import read_scores
+from seguq.engine.run_folder import prepare_output
+from seguq.errors import SeguqError
+from seguq.metrics.ood import ood_scores
+
+OOD_ROLES = ("far_ood", "corrupt")
+
+
+def folder_name(label: str) -> str:
+    """A folder name for a variant label: `hue:beta=0.001` -> `hue__beta-0.001`."""
+    name = label.replace(":", "__").replace("=", "-").replace(",", "_")
+    return "".join(ch if ch.isalnum() or ch in "._+-" else "_" for ch in name)
+
+
+def _check_protocol(out: Path, protocol: Protocol, overwrite: bool) -> None:
+    saved = out / "protocol.yaml"
+    if saved.is_file() and not overwrite:
+        if yaml.safe_load(saved.read_text()) != protocol.raw:
+            raise SeguqError(
+                f"--out {out}: holds a benchmark of another protocol ({saved}); "
+                "use another --out or --overwrite"
+            )
+        return
+    saved.write_text(yaml.safe_dump(protocol.raw, sort_keys=False))
+
+
+def run_config(protocol: Protocol, variant: Variant, manifest: Path, seed: int) -> RunConfig:
+    """The training config of one method and seed: the protocol's base config, its training
+    selection and the variant's settings."""
+    config = variant.apply(protocol.base)
+    spec = protocol.train
+    config.data.source = str(manifest)
+    config.data.train_split = spec.get("split", config.data.train_split)
+    config.data.train_domains = list(spec.get("domains") or [])
+    config.data.val_domains = list(spec.get("val_domains") or [])
+    if protocol.class_names:
+        config.data.class_names = list(protocol.class_names)
+    config.train.seed = seed
+    return config
+
+
+def run_benchmark(
+    protocol: Protocol,
+    out: Path,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+) -> dict:
+    """Run (or resume) a protocol and write results.json/.csv/.md (and the report).
+
+    Raises:
+        SeguqError: bad data or protocol; an output folder holding another protocol.
+    """
+    if protocol.protocol == "lodo":
+        from seguq.benchmark.lodo_protocol import run_lodo_protocol
+
+        return run_lodo_protocol(
+            protocol, out, overwrite=overwrite, progress=progress, command=command
+        )
+    start = time.perf_counter()
+    out = prepare_output(Path(out), overwrite=overwrite, resume=not overwrite)
+    _check_protocol(out, protocol, overwrite)
+
+    def say(message: str) -> None:
+        if progress:
+            tqdm.write(f"[benchmark {time.strftime('%H:%M:%S')}] {message}")
+
+    manifest, sets = prepare_sets(protocol, out, say)
+    jobs = [(v, s) for v in protocol.variants for s in protocol.seeds]
+    runs = []
+    bar = tqdm(jobs, desc="benchmark", unit="run", disable=not progress)
+    for variant, seed in bar:
+        bar.set_description(f"benchmark {variant.label} | seed {seed}")
+        runs.append(_run_one(protocol, variant, seed, manifest, sets, out, say, progress))
+    results = summarise(protocol, sets, runs)
+    results["date"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    results["wall_seconds"] = time.perf_counter() - start
+    results["command"] = command
+    write_results(out, results)
+    say(f"wrote {out / 'results.md'}")
+    return results
+
+
+def _run_one(
+    protocol: Protocol,
+    variant: Variant,
+    seed: int,
+    manifest: Path,
+    sets: dict[str, dict],
+    out: Path,
+    say,
+    progress: bool,
+) -> dict:
+    """Train one method with one seed, predict and evaluate every set."""
+    folder = f"{folder_name(variant.label)}/seed{seed}"
+    config = run_config(protocol, variant, manifest, seed)
+    config.train.progress = progress
+    run_dir = out / "runs" / folder
+    label = f"{variant.label} seed {seed}"
+    trained = train_method(config, run_dir, label, say)
+    saved = load_config(run_dir / "config.yaml")  # class names and label map filled in
+    label_map, num_classes = saved.data.label_map, len(saved.data.class_names or [])
+    record: dict = {
+        "method": variant.label,
+        "seed": seed,
+        "run_dir": str(run_dir.relative_to(out)),
+        "train_seconds": trained.get("seconds"),
+        "train_reused": trained.get("reused", False),
+        "sets": {},
+    }
+    test_scores: list[float] = []
+    for name, info in sets.items():
+        pred_dir = out / "predictions" / folder / name
+        labelled = info["role"] not in OOD_ROLES
+        ambiguous = info["role"] == "test" and len(info.get("annotators", [])) >= 2
+        save = protocol.ambiguity_samples if ambiguous else 0
+        say(f"predict {label} on {name} ({len(info['ids'])} cases)")
+        timing = predict_set(
+            run_dir,
+            info["csv"],
+            info["ids"],
+            pred_dir,
+            samples=protocol.samples,
+            maps=protocol.maps if labelled else ["total"],
+            save_probs=labelled,
+            save_samples=save,
+            per_level=labelled and variant.method in HIERARCHICAL,
+        )
+        by_id = read_scores(pred_dir)
+        scores = [by_id[i] for i in sorted(by_id)]  # id order: pairs the methods' scores
+        entry: dict = {
+            "pred_dir": str(pred_dir.relative_to(out)),
+            "evaluation": None,
+            "prediction": timing,
+            "samples": sample_count(pred_dir),
+            "scores": scores,
+        }
+        if labelled:
+            eval_file = out / "evaluations" / folder / f"{name}.json"
+            say(f"evaluate {label} on {name}")
+            entry.update(evaluate_set(pred_dir, info["csv"], eval_file, label_map))
+            entry["evaluation"] = str(eval_file.relative_to(out))
+        if save and num_classes:
+            entry["diversity"] = sample_diversity(pred_dir, info["ids"], num_classes)
+        if info["role"] == "test":
+            test_scores = scores
+        else:
+            entry["ood"] = ood_scores(test_scores, scores)
+        record["sets"][name] = entry
+    return record

@@ -1,0 +1,97 @@
+"""`write_report`: one self-contained HTML page for a benchmark, demo or prediction folder, with
+every figure also saved as PNG in `figures/` beside it."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from seguq.data.io import atomic_write
+from seguq.errors import SeguqError
+from seguq.report.cases import case_section
+from seguq.report.curves import calibration_section, ood_section, triage_section
+from seguq.report.detect import load_input
+from seguq.report.document import Figure, Note, Section
+from seguq.report.html import page_html
+from seguq.report.inputs import ReportInput
+from seguq.report.outputs import ScoreCache
+
+FIGURES = "figures"
+
+
+def build_sections(inp: ReportInput, max_cases: int = 4) -> list[Section]:
+    """Results tables, case figures, calibration, OOD detection and triage."""
+    results = Section("Results", [*inp.tables, *(Note(n) for n in inp.notes)])
+    scores = ScoreCache()
+    return [
+        results,
+        case_section(inp, scores, max_cases),
+        calibration_section(inp),
+        ood_section(inp, scores),
+        triage_section(inp),
+    ]
+
+
+def _unique_names(sections: list[Section]) -> None:
+    """Give figures that share a name a numbered one, so that no PNG overwrites another."""
+    seen: set[str] = set()
+    for section in sections:
+        for index, block in enumerate(section.blocks):
+            if not isinstance(block, Figure):
+                continue
+            name, number = block.name, 2
+            while name in seen:
+                name, number = f"{block.name}-{number}", number + 1
+            seen.add(name)
+            if name != block.name:
+                section.blocks[index] = Figure(name, block.png, block.caption)
+
+
+def write_report(
+    folder: Path,
+    out: Path | None = None,
+    *,
+    evaluation: Path | None = None,
+    overwrite: bool = False,
+    max_cases: int = 4,
+) -> Path:
+    """Write an HTML report of a seguq output folder.
+
+    The page is self-contained (embedded CSS, images as data URIs); its figures are also saved as
+    PNG under `out.parent / "figures"`. Missing pieces are skipped with a note in the page.
+
+    Args:
+        folder: a benchmark folder (results.json of kind "seguq-benchmark"), a demo folder
+            (summary.json, eval_in_domain.json) or a prediction folder (prediction.json).
+        out: the HTML file (default `folder / "report.html"`).
+        evaluation: an evaluation JSON of a prediction folder (Dice, calibration, triage).
+        overwrite: replace an existing report.
+        max_cases: how many cases get figures (each with every method).
+
+    Returns:
+        The path of the HTML file.
+
+    Raises:
+        SeguqError: an unknown folder, an existing report without `overwrite`, a bad option.
+    """
+    folder = Path(folder)
+    out = Path(out) if out is not None else folder / "report.html"
+    if max_cases < 0:
+        raise SeguqError(f"--max-cases: expected 0 or more, got {max_cases}")
+    if out.is_dir():
+        raise SeguqError(f"--out {out}: is a folder, expected an HTML file name")
+    if out.exists() and not overwrite:
+        raise SeguqError(f"--out {out}: report exists (use --overwrite)")
+    inp = load_input(folder, evaluation)
+    sections = build_sections(inp, max_cases)
+    _unique_names(sections)
+    figures = out.parent / FIGURES
+    for section in sections:
+        for figure in section.figures():
+            png = figure.png
+            atomic_write(figures / f"{figure.name}.png", lambda tmp, png=png: tmp.write_bytes(png))
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    subtitle = f"{inp.kind} folder {folder.resolve()}"
+    footer = f"Written by seguq report on {stamp}; figures also in {figures.resolve()}."
+    page = page_html(inp.title, subtitle, sections, footer)
+    return atomic_write(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))

@@ -1,0 +1,117 @@
+"""A tiny YAML benchmark end to end: sets, training, prediction, evaluation, tables, resume."""
+
+import json
+
+import pytest
+import yaml
+
+from seguq.benchmark.protocol import load_protocol
+from seguq.benchmark.runner import run_benchmark
+from seguq.cli import main
+from seguq.errors import SeguqError
+
+TINY = {
+    "name": "tiny",
+    "sources": {
+        "synthetic": {"kind": "synthetic", "seed": 0, "n_per_site": 4, "size": 48, "n_raters": 2,
+                      "n_ood": 2},
+    },
+    "train": {"source": "synthetic", "split": "train", "domains": ["site1", "site2"]},
+    "test": {"source": "synthetic", "splits": ["test"], "domains": ["site1", "site2"]},
+    "shifted": {"site4": {"source": "synthetic", "domains": ["site4"], "max_cases": 2}},
+    "far_ood": {"anatomy": {"source": "synthetic", "domains": ["ood_anatomy"]}},
+    "corruptions": {"kinds": ["noise"], "strengths": [1, 3], "max_cases": 2},
+    "methods": ["deterministic", "hue"],
+    "seeds": 1,
+    "samples": 3,
+    "ambiguity_samples": 3,
+    "maps": ["total"],
+    "config": {
+        "data": {"patch_size": [32, 32], "batch_size": 2},
+        "net": {"widths": [8, 16, 32]},
+        "train": {"epochs": 1, "steps_per_epoch": 1},
+    },
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench")
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    out = folder / "out"
+    return path, out, run_benchmark(load_protocol(path), out, progress=False)
+
+
+def test_writes_one_row_per_method_with_every_metric(finished):
+    _, out, results = finished
+    assert [r["method"] for r in results["rows"]] == ["deterministic", "hue"]
+    assert {n: s["role"] for n, s in results["sets"].items()} == {
+        "test": "test",
+        "site4": "shifted",
+        "anatomy": "far_ood",
+        "noise": "corrupt",
+        "noise-3": "corrupt",
+    }
+    hue = results["rows"][1]["metrics"]
+    for key in ("dice", "hd95", "ece", "nll", "error_auroc", "aurc", "ged", "hm_iou"):
+        assert hue[key]["n"] == 1, key
+    for name in ("site4", "anatomy", "noise", "noise-3"):
+        assert 0 <= hue[f"ood_auroc:{name}"]["mean"] <= 1
+    assert hue["samples"]["mean"] == 3 and hue["train_seconds"]["mean"] > 0
+    table = results["table"]
+    assert table["columns"][:3] == ["method", "Dice", "Dice site4"] and len(table["rows"]) == 2
+    assert "GED" in table["columns"]
+    md = (out / "results.md").read_text()
+    assert "| deterministic |" in md and "| hue |" in md
+    csv = (out / "results.csv").read_text().splitlines()
+    assert len(csv) == 3 and "dice_mean" in csv[0]
+    # The files the report reads are where results.json says.
+    run = results["runs"][1]
+    assert (out / run["sets"]["test"]["evaluation"]).is_file()
+    assert list((out / run["sets"]["test"]["pred_dir"]).glob("*_level*_total.npy"))
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["kind"] == "seguq-benchmark" and saved["sets"]["test"]["csv"] == "sets/test.csv"
+
+
+def test_rerun_resumes_without_training_and_refuses_another_protocol(finished, tmp_path):
+    path, out, first = finished
+    checkpoint = out / "runs" / "hue" / "seed0" / "checkpoints" / "best.pt"
+    stamp = checkpoint.stat().st_mtime_ns
+    again = run_benchmark(load_protocol(path), out, progress=False)
+    assert checkpoint.stat().st_mtime_ns == stamp
+    assert all(run["train_reused"] for run in again["runs"])
+    assert again["table"]["rows"] == first["table"]["rows"]
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump({**TINY, "seeds": 2}))
+    with pytest.raises(SeguqError, match="another protocol"):
+        run_benchmark(load_protocol(other), out, progress=False)
+
+
+def test_cli_missing_source_is_one_line_and_exit_2(tmp_path, capsys):
+    protocol = {**TINY, "sources": {"synthetic": {"path": "nowhere/manifest.csv"}}}
+    path = tmp_path / "missing.yaml"
+    path.write_text(yaml.safe_dump(protocol))
+    code = main(["benchmark", str(path), "--out", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "nowhere/manifest.csv does not exist" in err and str(path) in err
+
+
+def test_lodo_protocol_gives_a_row_per_method(tmp_path):
+    protocol = {
+        "name": "tiny-lodo",
+        "protocol": "lodo",
+        "sources": {"syn": {"kind": "synthetic", "seed": 0, "n_per_site": 4, "size": 48}},
+        "lodo": [{"source": "syn", "domains": ["site1", "site2"]}],
+        "methods": ["deterministic"],
+        "config": TINY["config"],
+    }
+    path = tmp_path / "lodo.yaml"
+    path.write_text(yaml.safe_dump(protocol))
+    results = run_benchmark(load_protocol(path), tmp_path / "out", progress=False)
+    assert results["table"]["columns"] == ["method", "Dice syn", "HD95 syn", "train s"]
+    assert [row[0] for row in results["table"]["rows"]] == ["deterministic"]
+    assert results["tables"][0]["columns"] == ["method", "site1", "site2"]
+    assert (tmp_path / "out" / "lodo" / "syn" / "results.md").is_file()
+    assert "| deterministic |" in (tmp_path / "out" / "results.md").read_text()
