@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,48 @@ def trained_run(tmp_path_factory, tiny_manifest) -> Path:
     out = tmp_path_factory.mktemp("runs") / "det"
     train(tiny_config(tiny_manifest), out)
     return out
+
+
+CHROMIUM = shutil.which("chromium")
+PROBE = """<script>
+window.addEventListener("load", () => {
+  const widths = [...document.images].map(i => i.naturalWidth);
+  document.body.setAttribute("data-widths", widths.join(","));
+  const rows = document.querySelectorAll("#main-table tbody tr").length;
+  document.body.setAttribute("data-main-rows", String(rows));
+});
+</script>
+</body>"""
+
+
+def _chromium(tmp_path: Path, *args: str) -> str:
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu"]
+    command += [f"--user-data-dir={tmp_path / 'profile'}", *args]
+    # Chromium prints harmless warnings on stderr; only its output and exit status matter.
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.fixture
+def render_in_chromium(tmp_path):
+    """A function: report.html -> (natural widths of its images, rows of its main table); it
+    also saves a screenshot beside the rendered copy. Skips when Chromium is not installed."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (CI installs it in .ci/run)")
+
+    def render(report: Path) -> tuple[list[int], int]:
+        html = report.read_text()
+        assert html.count("</body>") == 1
+        page = tmp_path / "rendered.html"
+        page.write_text(html.replace("</body>", PROBE))
+        dom = _chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", page.as_uri())
+        widths = re.search(r'data-widths="([^"]*)"', dom)
+        rows = re.search(r'data-main-rows="(\d+)"', dom)
+        assert widths and rows, dom[:500]
+        shot = tmp_path / "screenshot.png"
+        _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri())
+        assert shot.is_file() and shot.stat().st_size > 0
+        return [int(w) for w in widths.group(1).split(",") if w], int(rows.group(1))
+
+    return render

@@ -132,3 +132,16 @@ def test_ensemble_trains_members_and_calibrates(tiny_manifest, make_config, tmp_
     method = load_method(run / "checkpoints" / "best.pt")
     probs = method.sample(torch.randn(1, 3, 32, 32))
     assert probs.shape[0] == 2 and not torch.allclose(probs[0], probs[1])
+
+
+def test_training_is_reproducible_under_a_seed(tiny_manifest, make_config, tmp_path):
+    """Same seed, same weights: the initial weights are seeded too, not only the data order."""
+    from seguq.engine.checkpoint import read_checkpoint
+    from seguq.engine.train import train
+
+    weights = []
+    for name in ("a", "b"):
+        run = train(make_config(tiny_manifest, epochs=1, steps_per_epoch=2), tmp_path / name)
+        weights.append(read_checkpoint(run.run_dir / "checkpoints" / "last.pt")["state_dict"])
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

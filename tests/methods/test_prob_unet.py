@@ -127,3 +127,16 @@ def test_saved_and_reloaded_prob_unet_reproduces_samples(tmp_path):
     expected = method.sample(x, 3)
     torch.manual_seed(1)
     assert torch.equal(loaded.sample(x, 3), expected)
+
+
+def test_max_log_sigma_bounds_prior_and_posterior_scales():
+    method = _prob_unet(max_log_sigma=0.0)
+    for net in (method.prior, method.posterior):
+        torch.nn.init.constant_(net.head.conv.bias, 2.5)  # log sigma would be 2.5
+    x = _batch()["image"]
+    _, log_sigma = method.prior(x)
+    assert torch.all(log_sigma <= 0.0)
+    _, log_sigma = _prob_unet()._shared(x)[1]
+    assert torch.all(log_sigma == 0.0)  # zero-initialised heads: the standard normal
+    with pytest.raises(SeguqError, match="max_log_sigma"):
+        _prob_unet(max_log_sigma=5.0)

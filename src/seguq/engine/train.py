@@ -268,6 +268,7 @@ def train(
     config.data.in_channels = (
         config.data.in_channels or load_case(train_cases[0], source).image.shape[0]
     )
+    L.seed_everything(config.train.seed, verbose=False)  # the initial weights too
     method = build_method(config, config.data.in_channels, config.data.num_classes)
     if not is_worker_process():
         save_config(config, out / "config.yaml")
@@ -313,6 +314,7 @@ def _train_members(
             member_config = copy.deepcopy(method.config)
             member_config.method.name = method.member_method
             member_config.train.seed = method.config.train.seed + m
+            L.seed_everything(member_config.train.seed, verbose=False)
             member = build_method(member_config, method.in_channels, method.num_classes)
             fit_method(member, source, train_cases, val_cases, member_dir, resume=resume)
             (member_dir / "done").write_text("ok\n")

@@ -49,6 +49,8 @@ DEFAULTS = {
     "fcomb_layers": 3,  # 1x1 convolutions after cat(features, z), the last one to K
     "kl_scale": "pixels",  # "pixels": KL / image pixels (paper balance); "image": KL per image
     "sample_chunk": 0,  # samples through fcomb per batch; 0 = auto (8 on CPU, 32 on GPU)
+    # Upper bound of log sigma of the prior and posterior (3.0: the shared heads' own bound).
+    "max_log_sigma": 3.0,
 }
 KL_SCALES = ("pixels", "image")
 
@@ -68,6 +70,10 @@ def prob_unet_options(options: dict) -> dict:
             raise SeguqError(f"prob_unet {key}: expected an integer >= 0, got {opts[key]!r}")
     if not isinstance(opts["beta"], int | float) or opts["beta"] < 0:
         raise SeguqError(f"prob_unet beta: expected a number >= 0, got {opts['beta']!r}")
+    if not isinstance(opts["max_log_sigma"], int | float) or opts["max_log_sigma"] > 3.0:
+        raise SeguqError(
+            f"prob_unet max_log_sigma: expected a number <= 3, got {opts['max_log_sigma']!r}"
+        )
     if opts["kl_scale"] not in KL_SCALES:
         raise SeguqError(
             f"prob_unet kl_scale: expected one of {', '.join(KL_SCALES)}, got {opts['kl_scale']!r}"
@@ -87,8 +93,16 @@ class GlobalGaussianEncoder(nn.Module):
     2x2 average pooling between levels (as the paper's VGG-style encoder).
     """
 
-    def __init__(self, in_channels: int, widths: list[int], latent_dim: int, norm: str):
+    def __init__(
+        self,
+        in_channels: int,
+        widths: list[int],
+        latent_dim: int,
+        norm: str,
+        max_log_sigma: float = 3.0,
+    ):
         super().__init__()
+        self.max_log_sigma = max_log_sigma
         self.blocks = nn.ModuleList(
             [
                 ConvBlock(cin, cout, norm)
@@ -101,7 +115,7 @@ class GlobalGaussianEncoder(nn.Module):
         for i, block in enumerate(self.blocks):
             x = block(x if i == 0 else F.avg_pool2d(x, 2))
         mu, log_sigma = self.head(x.mean((2, 3), keepdim=True))
-        return mu.flatten(1), log_sigma.flatten(1)
+        return mu.flatten(1), log_sigma.clamp(max=self.max_log_sigma).flatten(1)
 
 
 class Fcomb(nn.Module):
@@ -116,6 +130,7 @@ class Fcomb(nn.Module):
         first_out = feature_channels if layers > 1 else num_classes
         self.feature_conv = nn.Conv2d(feature_channels, first_out, 1)
         self.latent_linear = nn.Linear(latent_dim, first_out, bias=False)
+        nn.init.zeros_(self.latent_linear.weight)  # the latent's influence grows from zero
         rest: list[nn.Module] = []
         for i in range(1, layers):
             out = num_classes if i == layers - 1 else feature_channels
@@ -159,9 +174,10 @@ class ProbUNet(Method):
         )
         # fcomb replaces the U-Net's 1x1 head (an unused head would also break DDP).
         self.unet.head = nn.Identity()
-        self.prior = GlobalGaussianEncoder(in_channels, net.widths, self.latent_dim, net.norm)
+        cap = float(opts["max_log_sigma"])
+        self.prior = GlobalGaussianEncoder(in_channels, net.widths, self.latent_dim, net.norm, cap)
         self.posterior = GlobalGaussianEncoder(
-            in_channels + num_classes, net.widths, self.latent_dim, net.norm
+            in_channels + num_classes, net.widths, self.latent_dim, net.norm, cap
         )
         self.fcomb = Fcomb(net.widths[0], self.latent_dim, num_classes, opts["fcomb_layers"])
 
