@@ -29,10 +29,12 @@ def _batch(raters: int = 1):
 
 
 def _perturb(method):
-    # A non-trivial prior (the heads start at the standard normal for every image).
+    # A non-trivial prior (the heads start at the standard normal for every image) and a latent
+    # that matters (fcomb's latent map starts at zero), as after training.
     with torch.no_grad():
         method.prior.head.conv.weight.normal_(0, 0.5)
         method.prior.head.conv.bias.normal_(0, 0.5)
+        method.fcomb.latent_linear.weight.normal_(0, 0.5)
     return method.eval()
 
 
