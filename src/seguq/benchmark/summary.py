@@ -74,17 +74,13 @@ def summarise(protocol: Protocol, sets: dict[str, dict], runs: list[dict]) -> di
         rows.append({"method": variant.label, "seeds": len(per_seed), "metrics": stats})
     other = [n for n in sets if n != "test"]
     main = _table(rows, MAIN_COLUMNS, other, sets)
-    ood = [(f"ood_auroc:{n}", f"AUROC {n}", 3) for n in other] + [
-        (f"fpr95:{n}", f"FPR95 {n}", 3) for n in other
-    ]
     tables = []
     if other:
-        tables.append(
-            {
-                "title": "Detection of shifted and OOD sets against the test set (image score)",
-                **_table(rows, ood, [], sets),
-            }
-        )
+        auroc = [(f"ood_auroc:{n}", n, 3) for n in other]
+        fpr95 = [(f"fpr95:{n}", n, 3) for n in other]
+        title = "{} of the image score, each set against the test set (positive: the set)"
+        tables.append({"title": title.format("AUROC"), **_table(rows, auroc, [], sets)})
+        tables.append({"title": title.format("FPR at 95% TPR"), **_table(rows, fpr95, [], sets)})
     budget = dataclasses.asdict(protocol.base)
     return {
         "kind": "seguq-benchmark",
