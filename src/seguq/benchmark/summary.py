@@ -100,6 +100,11 @@ def summarise(protocol: Protocol, sets: dict[str, dict], runs: list[dict]) -> di
             }
             for name, info in sets.items()
         },
+        "stage_seconds": sum(
+            (run.get("train_seconds") or 0.0)
+            + sum(e["prediction"].get("seconds", 0.0) for e in run["sets"].values())
+            for run in runs
+        ),
         "rows": rows,
         "table": main,
         "tables": tables,
@@ -166,7 +171,9 @@ def _header(results: dict) -> str:
         f"Seeds {seeds} (mean ± std over seeds where more than one); "
         f"{train['epochs']} epochs × {train['steps_per_epoch']} steps, batch {data['batch_size']}, "
         f"patch {data['patch_size']}. Sets (role, cases): {sets}. "
-        f"Wall time {results.get('wall_seconds', 0):.0f} s on {results['machine']['cores']} cores "
+        f"Training and prediction took {results['stage_seconds']:.0f} s in all (summed over "
+        f"methods, whichever invocation ran them); this invocation's wall time "
+        f"{results.get('wall_seconds', 0):.0f} s on {results['machine']['cores']} cores "
         f"(torch {results['machine']['torch']}). Test-set metrics: Dice and HD95 averaged over "
         "the foreground classes; ECE, NLL over all pixels; error AUROC of the total map; AURC of "
         "the image score; GED, HM-IoU, NCC against the annotators when there are several."
