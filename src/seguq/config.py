@@ -84,7 +84,7 @@ class TrainConfig:
 class PredictConfig:
     """Defaults for inference and the OOD flag."""
 
-    ood_score: str = "mean"  # image score: "mean" | "foreground" | "top"
+    ood_score: str = "foreground"  # image score: "foreground" | "mean" | "top" (DESIGN.md)
     ood_map: str = "total"
     ood_percentile: float = 95.0
     overlap: float = 0.25  # sliding-window overlap
