@@ -181,25 +181,10 @@ def _train_overrides(args: argparse.Namespace) -> dict:
     }
 
 
-def _benchmark(args: argparse.Namespace) -> None:
-    from seguq.benchmark.lodo import run_lodo
-    from seguq.benchmark.variants import parse_variants
-    from seguq.config import load_config
+def _budget_overrides(args: argparse.Namespace) -> dict:
+    """`seguq benchmark`'s run-config options that were given, as nested overrides."""
     from seguq.data.sources import parse_label_map
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    if args.protocol != "lodo":
-        from seguq.benchmark.cli import benchmark_protocol
-
-        benchmark_protocol(args)
-        return
-    if not args.data:
-        raise SeguqError("benchmark lodo: --data is required")
-    if args.seeds < 1:
-        raise SeguqError(f"--seeds: expected a positive number, got {args.seeds}")
     overrides = {
         "data": {
             "batch_size": args.batch_size,
@@ -209,7 +194,28 @@ def _benchmark(args: argparse.Namespace) -> None:
         "train": {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch},
     }
     overrides = {k: {n: v for n, v in d.items() if v is not None} for k, d in overrides.items()}
-    base = load_config(args.config, overrides)
+    return {k: v for k, v in overrides.items() if v}
+
+
+def _benchmark(args: argparse.Namespace) -> None:
+    from seguq.benchmark.lodo import run_lodo
+    from seguq.benchmark.variants import parse_variants
+    from seguq.config import load_config
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.protocol != "lodo":
+        from seguq.benchmark.cli import benchmark_protocol
+
+        benchmark_protocol(args, _budget_overrides(args))
+        return
+    if not args.data:
+        raise SeguqError("benchmark lodo: --data is required")
+    if args.seeds < 1:
+        raise SeguqError(f"--seeds: expected a positive number, got {args.seeds}")
+    base = load_config(args.config, _budget_overrides(args))
     variants = parse_variants(args.methods)
     results = run_lodo(
         args.data,

@@ -172,15 +172,16 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> R
         except yaml.YAMLError as error:
             first = str(error).splitlines()[0]
             raise SeguqError(f"{path}: not valid YAML ({first})") from error
-    merged = _merge(raw, overrides or {})
+    merged = merge_nested(raw, overrides or {})
     return RunConfig.from_dict(merged, origin=str(path) if path else "config")
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def merge_nested(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`base` updated with `extra`, nested dicts merged key by key (neither is modified)."""
     out = dict(base)
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = merge_nested(out[key], value)
         else:
             out[key] = value
     return out

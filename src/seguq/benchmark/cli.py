@@ -12,8 +12,9 @@ from seguq.benchmark.runner import run_benchmark
 from seguq.errors import SeguqError
 
 
-def benchmark_protocol(args: argparse.Namespace) -> dict:
-    """Run the protocol file `args.protocol`, print the main table and write the report.
+def benchmark_protocol(args: argparse.Namespace, overrides: dict) -> dict:
+    """Run the protocol file `args.protocol` (its run config updated with `overrides`), print
+    the main table and write the report.
 
     Raises:
         SeguqError: a missing or bad protocol file, options that belong to `lodo`, bad data.
@@ -27,14 +28,6 @@ def benchmark_protocol(args: argparse.Namespace) -> dict:
             f"{path}: {', '.join(lodo_only)} belong to 'benchmark lodo'; set them "
             "in the protocol file"
         )
-    overrides = {
-        "data": {"batch_size": args.batch_size, "patch_size": args.patch_size},
-        "train": {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch},
-    }
-    overrides = {k: {n: v for n, v in d.items() if v is not None} for k, d in overrides.items()}
-    overrides = {k: v for k, v in overrides.items() if v}
-    if overrides.get("data", {}).get("patch_size"):
-        overrides["data"]["patch_size"] = list(overrides["data"]["patch_size"])
     protocol = load_protocol(path, data_root=args.data_root, overrides=overrides)
     results = run_benchmark(
         protocol,

@@ -7,13 +7,10 @@ import datetime as dt
 import time
 from pathlib import Path
 
-import yaml
-
 from seguq.benchmark.lodo import run_lodo
-from seguq.benchmark.protocol import Protocol
+from seguq.benchmark.protocol import Protocol, claim_output
 from seguq.benchmark.tables import fmt, markdown_table, write_csv, write_json
 from seguq.data.writers import atomic_write
-from seguq.engine.run_folder import prepare_output
 from seguq.errors import SeguqError
 
 
@@ -46,11 +43,7 @@ def run_lodo_protocol(
     if protocol.seeds != list(range(len(protocol.seeds))):
         raise SeguqError(f"{protocol.path}: lodo takes a seed count (seeds: N)")
     data = {spec["source"]: lodo_data(protocol, spec["source"]) for spec in protocol.lodo}
-    out = prepare_output(Path(out), overwrite=overwrite, resume=not overwrite)
-    saved = out / "protocol.yaml"
-    if saved.is_file() and not overwrite and yaml.safe_load(saved.read_text()) != protocol.raw:
-        raise SeguqError(f"--out {out}: holds a benchmark of another protocol ({saved})")
-    saved.write_text(yaml.safe_dump(protocol.raw, sort_keys=False))
+    out = claim_output(out, protocol, overwrite)
     studies = {}
     for spec in protocol.lodo:
         name = spec["source"]

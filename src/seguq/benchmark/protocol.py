@@ -32,7 +32,8 @@ import yaml
 
 from seguq.benchmark.corruptions import CORRUPTIONS
 from seguq.benchmark.variants import Variant, parse_variants
-from seguq.config import RunConfig, load_config
+from seguq.config import RunConfig, load_config, merge_nested
+from seguq.engine.run_folder import prepare_output
 from seguq.errors import SeguqError
 from seguq.methods import method_names
 
@@ -69,14 +70,6 @@ class Protocol:
     maps: list[str]
     base: RunConfig
     raw: dict = field(repr=False, default_factory=dict)
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for key, value in extra.items():
-        both = isinstance(value, dict) and isinstance(out.get(key), dict)
-        out[key] = _merge(out[key], value) if both else value
-    return out
 
 
 def _fail(path: Path, message: str) -> SeguqError:
@@ -148,7 +141,7 @@ def load_protocol(
     if unknown:
         raise _fail(path, f"unknown keys {unknown} (known: {', '.join(sorted(KEYS))})")
     if overrides:
-        raw["config"] = _merge(raw.get("config") or {}, overrides)
+        raw["config"] = merge_nested(raw.get("config") or {}, overrides)
     root = data_root or (path.parent / raw.get("data_root", ".")).resolve()
     sources = {n: _source_spec(path, n, v) for n, v in (raw.get("sources") or {}).items()}
     kind = raw.get("protocol", "train_test")
@@ -204,3 +197,21 @@ def load_protocol(
         base=base,
         raw=raw,
     )
+
+
+def claim_output(out: Path, protocol: Protocol, overwrite: bool) -> Path:
+    """Create or reuse the benchmark folder `out` for `protocol` (its `protocol.yaml`).
+
+    Raises:
+        SeguqError: `out` holds results of something else, or of another protocol, and
+            `overwrite` is not set.
+    """
+    out = prepare_output(Path(out), overwrite=overwrite, resume=not overwrite)
+    saved = out / "protocol.yaml"
+    if saved.is_file() and not overwrite and yaml.safe_load(saved.read_text()) != protocol.raw:
+        raise SeguqError(
+            f"--out {out}: holds a benchmark of another protocol ({saved}); "
+            "use another --out or --overwrite"
+        )
+    saved.write_text(yaml.safe_dump(protocol.raw, sort_keys=False))
+    return out

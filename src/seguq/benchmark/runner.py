@@ -19,10 +19,9 @@ import datetime as dt
 import time
 from pathlib import Path
 
-import yaml
 from tqdm import tqdm
 
-from seguq.benchmark.protocol import Protocol
+from seguq.benchmark.protocol import Protocol, claim_output
 from seguq.benchmark.sets import prepare_sets
 from seguq.benchmark.stages import (
     HIERARCHICAL,
@@ -36,8 +35,6 @@ from seguq.benchmark.summary import summarise, write_results
 from seguq.benchmark.variants import Variant
 from seguq.config import RunConfig, load_config
 from seguq.engine.evaluate import read_scores
-from seguq.engine.run_folder import prepare_output
-from seguq.errors import SeguqError
 from seguq.metrics.ood import ood_scores
 
 OOD_ROLES = ("far_ood", "corrupt")
@@ -47,18 +44,6 @@ def folder_name(label: str) -> str:
     """A folder name for a variant label: `hue:beta=0.001` -> `hue__beta-0.001`."""
     name = label.replace(":", "__").replace("=", "-").replace(",", "_")
     return "".join(ch if ch.isalnum() or ch in "._+-" else "_" for ch in name)
-
-
-def _check_protocol(out: Path, protocol: Protocol, overwrite: bool) -> None:
-    saved = out / "protocol.yaml"
-    if saved.is_file() and not overwrite:
-        if yaml.safe_load(saved.read_text()) != protocol.raw:
-            raise SeguqError(
-                f"--out {out}: holds a benchmark of another protocol ({saved}); "
-                "use another --out or --overwrite"
-            )
-        return
-    saved.write_text(yaml.safe_dump(protocol.raw, sort_keys=False))
 
 
 def run_config(protocol: Protocol, variant: Variant, manifest: Path, seed: int) -> RunConfig:
@@ -96,8 +81,7 @@ def run_benchmark(
             protocol, out, overwrite=overwrite, progress=progress, command=command
         )
     start = time.perf_counter()
-    out = prepare_output(Path(out), overwrite=overwrite, resume=not overwrite)
-    _check_protocol(out, protocol, overwrite)
+    out = claim_output(out, protocol, overwrite)
 
     def say(message: str) -> None:
         if progress:
