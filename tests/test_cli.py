@@ -106,7 +106,7 @@ def test_train_predict_evaluate_from_the_command_line(tiny_manifest, tmp_path, c
             *common,
         ],
     )
-    assert "folder exists and is not empty (use --overwrite)" in err
+    assert "holds a prediction with other settings" in err and "--overwrite" in err
     err = _error(
         capsys,
         [
@@ -121,7 +121,7 @@ def test_train_predict_evaluate_from_the_command_line(tiny_manifest, tmp_path, c
             str(report),
         ],
     )
-    assert "file exists" in err
+    assert "eval.json exists (use --overwrite)" in err
     assert (
         main(
             [
@@ -217,7 +217,7 @@ def test_bad_options_and_selections(tiny_manifest, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert "empty" in _error(capsys, ["train", "--data", str(empty), "--out", run])
-    assert "not a known data layout" in _error(
+    assert "nowhere: does not exist" in _error(
         capsys, ["train", "--data", str(tmp_path / "nowhere"), "--out", run]
     )
     assert "no trained model" in _error(
@@ -252,7 +252,7 @@ def test_console_script_exit_status_and_debug_traceback(tmp_path):
     ]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ})
     assert done.returncode == 2
-    assert done.stderr.strip().count("\n") == 0 and "not a known data layout" in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "does not exist" in done.stderr
     debug = subprocess.run([*command, "--debug"], capture_output=True, text=True)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +27,44 @@ def _csv_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _int_at_least(low: int):
+    """An argparse type: an integer >= low (the message names the range and the value)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got '{text}'") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+
+    return parse
+
+
+def _float_in(low: float, high: float | None = None, *, closed_low: bool = False):
+    """An argparse type: a finite number > low (>= with closed_low) and < high."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+        too_low = value < low if closed_low else value <= low
+        if not math.isfinite(value) or too_low or (high is not None and value >= high):
+            bracket = "[" if closed_low else "("
+            span = f"in {bracket}{low:g}, {high:g})" if high is not None else f"> {low:g}"
+            raise argparse.ArgumentTypeError(f"expected a number {span}, got {text}")
+        return value
+
+    return parse
+
+
+POSITIVE = _int_at_least(1)
+NON_NEGATIVE = _int_at_least(0)
+PATCH_SIDE = _int_at_least(8)
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -38,17 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = sub.add_parser("train", help="train a method on a data source")
-    train.add_argument("--data", required=True, help="CSV manifest, data folder, or 'synthetic'")
+    train.add_argument(
+        "--data", help="CSV manifest, data folder, or 'synthetic' (not needed with --resume)"
+    )
     train.add_argument("--out", required=True, type=Path, help="run folder to create")
     train.add_argument("--method", help="deterministic | mc_dropout | ensemble | tta | ...")
     train.add_argument("--config", type=Path, help="YAML config (command-line options win)")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--steps-per-epoch", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--patch-size", type=int, nargs=2, metavar=("H", "W"))
-    train.add_argument("--lr", type=float)
-    train.add_argument("--seed", type=int)
-    train.add_argument("--members", type=int, help="ensemble size")
+    train.add_argument("--epochs", type=POSITIVE)
+    train.add_argument("--steps-per-epoch", type=NON_NEGATIVE, help="0: one pass over the data")
+    train.add_argument("--batch-size", type=POSITIVE)
+    train.add_argument("--patch-size", type=PATCH_SIDE, nargs=2, metavar=("H", "W"))
+    train.add_argument("--lr", type=_float_in(0.0))
+    train.add_argument("--seed", type=NON_NEGATIVE)
+    train.add_argument("--members", type=POSITIVE, help="ensemble size")
     train.add_argument("--train-domains", type=_csv_list, help="comma-separated domains")
     train.add_argument("--val-domains", type=_csv_list, help="comma-separated domains")
     train.add_argument("--train-split", help="split used for training (default: train)")
@@ -57,10 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--calibrate", action="store_true", help="fit a temperature on validation")
     train.add_argument("--intensity-augment", help="none | domain (domain-randomising transforms)")
     train.add_argument("--rater", help="annotators per training item: random | first | all")
-    train.add_argument("--devices", type=int)
+    train.add_argument("--devices", type=POSITIVE)
     train.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
     train.add_argument("--accelerator", help="cpu | gpu | auto")
-    train.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    train.add_argument("--threads", type=POSITIVE, help="torch CPU threads (default: all cores)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     _add_common(train)
 
@@ -68,17 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", required=True, type=Path, help="run folder or checkpoint")
     predict.add_argument("--input", required=True, help="image file, folder, manifest or layout")
     predict.add_argument("--out", required=True, type=Path)
-    predict.add_argument("--samples", type=int, help="samples S (default: the method's)")
+    predict.add_argument("--samples", type=POSITIVE, help="samples S (default: the method's)")
     predict.add_argument(
         "--maps", default="total", help="comma-separated: total,aleatoric,epistemic,variance"
     )
     predict.add_argument(
-        "--save-samples", type=int, default=0, metavar="K", help="write K sampled masks"
+        "--save-samples", type=NON_NEGATIVE, default=0, metavar="K", help="write K sampled masks"
     )
     predict.add_argument("--no-probs", action="store_true", help="do not write class probabilities")
     predict.add_argument("--float-format", default="npy", help="npy | tiff (2D inputs)")
     predict.add_argument(
-        "--ood-percentile", type=float, help="OOD threshold percentile (default 95)"
+        "--ood-percentile", type=_float_in(0.0, 100.0), help="OOD threshold percentile (default 95)"
     )
     predict.add_argument(
         "--per-level",
@@ -88,6 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--split", type=_csv_list, help="only these splits of the input")
     predict.add_argument("--domains", type=_csv_list, help="only these domains of the input")
     predict.add_argument("--report", action="store_true", help="also write --out/report.html")
+    predict.add_argument(
+        "--seed", type=NON_NEGATIVE, default=0, help="random seed of the samples (default 0)"
+    )
+    predict.add_argument("--threads", type=POSITIVE, help="torch CPU threads")
+    predict.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted prediction in --out (rerunning the same command does too)",
+    )
     _add_common(predict)
 
     evaluate = sub.add_parser("evaluate", help="score a prediction folder against masks")
@@ -106,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--data-root", type=Path, help="YAML protocol: overrides its data_root")
     bench.add_argument("--no-report", action="store_true", help="YAML protocol: no report.html")
-    bench.add_argument("--threads", type=int, help="torch CPU threads")
+    bench.add_argument("--threads", type=POSITIVE, help="torch CPU threads")
     bench.add_argument("--data", help="data source with several domains")
     bench.add_argument(
         "--methods",
@@ -114,13 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=["deterministic"],
         help="names, or name:key=value,... variants (e.g. pixelwise:augment=domain)",
     )
-    bench.add_argument("--seeds", type=int, default=3)
+    bench.add_argument("--seeds", type=POSITIVE, default=3)
     bench.add_argument("--out", required=True, type=Path)
     bench.add_argument("--config", type=Path, help="YAML base config for every run")
-    bench.add_argument("--epochs", type=int)
-    bench.add_argument("--steps-per-epoch", type=int)
-    bench.add_argument("--patch-size", type=int, nargs=2, metavar=("H", "W"))
-    bench.add_argument("--batch-size", type=int)
+    bench.add_argument("--epochs", type=POSITIVE)
+    bench.add_argument("--steps-per-epoch", type=NON_NEGATIVE)
+    bench.add_argument("--patch-size", type=PATCH_SIDE, nargs=2, metavar=("H", "W"))
+    bench.add_argument("--batch-size", type=POSITIVE)
     bench.add_argument("--domains", type=_csv_list, help="domains taking part (default: all)")
     bench.add_argument("--hold-out", type=_csv_list, help="run only these folds (held-out domains)")
     bench.add_argument(
@@ -133,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="synthetic data -> train -> predict -> evaluate")
     demo.add_argument("--out", type=Path, default=Path("seguq-demo"))
-    demo.add_argument("--epochs", type=int)
+    demo.add_argument("--epochs", type=POSITIVE)
     demo.add_argument("--method", default="deterministic")
     demo.add_argument("--report", action="store_true", help="also write --out/report.html")
     _add_common(demo)
@@ -142,7 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("folder", type=Path, help="benchmark, demo or prediction folder")
     report.add_argument("--out", type=Path, help="HTML file (default: FOLDER/report.html)")
     report.add_argument("--evaluation", type=Path, help="evaluation JSON of a prediction folder")
-    report.add_argument("--max-cases", type=int, default=4, help="cases shown with figures")
+    report.add_argument(
+        "--max-cases", type=NON_NEGATIVE, default=4, help="cases shown with figures"
+    )
     _add_common(report)
     return parser
 
@@ -238,23 +290,51 @@ def _benchmark(args: argparse.Namespace) -> None:
     print(f"tables: {tables}")
 
 
+def _config_names_data(path: Path | None) -> bool:
+    """True when a (valid) YAML config file sets data.source."""
+    import yaml
+
+    if path is None:
+        return False
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return bool((raw.get("data") or {}).get("source"))
+
+
+def _train(args: argparse.Namespace) -> None:
+    from seguq.config import load_config
+    from seguq.engine.run_folder import is_worker_process
+    from seguq.engine.train import train
+
+    if args.resume and args.overwrite:
+        raise SeguqError("train: --resume and --overwrite exclude each other")
+    saved = args.out / "config.yaml"
+    if args.resume and args.config is None and saved.is_file():
+        # A resumed run starts from its own config; options given again must agree with it.
+        config = load_config(saved, _train_overrides(args))
+    else:
+        config = load_config(args.config, _train_overrides(args))
+        if args.data is None and not _config_names_data(args.config):
+            raise SeguqError("train: --data is required (a manifest, a data folder or 'synthetic')")
+    result = train(config, args.out, overwrite=args.overwrite, resume=args.resume)
+    if is_worker_process():
+        return
+    if result.label_map_note and not args.resume:
+        pairs = ", ".join(f"{raw}->{index}" for raw, index in config.data.label_map.items())
+        print(f"label map: {pairs} ({result.label_map_note}; saved in config.yaml)")
+    print(
+        f"trained {config.method.name}: best val Dice {result.val_dice:.4f} "
+        f"in {result.seconds:.0f} s -> {result.run_dir}"
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "train":
-        from seguq.config import load_config
-        from seguq.engine.run_folder import is_worker_process
-        from seguq.engine.train import train
-
-        config = load_config(args.config, _train_overrides(args))
-        result = train(config, args.out, overwrite=args.overwrite, resume=args.resume)
-        if is_worker_process():
-            return 0
-        print(
-            f"trained {config.method.name}: best val Dice {result.val_dice:.4f} "
-            f"in {result.seconds:.0f} s -> {result.run_dir}"
-        )
+        _train(args)
     elif args.command == "predict":
         from seguq.engine.predict import predict
 
+        if args.resume and args.overwrite:
+            raise SeguqError("predict: --resume and --overwrite exclude each other")
         result = predict(
             args.model,
             args.input,
@@ -268,7 +348,10 @@ def _run(args: argparse.Namespace) -> int:
             splits=args.split,
             domains=args.domains,
             per_level=args.per_level,
+            seed=args.seed,
+            threads=args.threads,
             overwrite=args.overwrite,
+            resume=args.resume,
             progress=not args.no_progress,
         )
         print(f"predicted {result.cases} cases -> {result.out_dir} (scores: {result.scores_csv})")

@@ -109,9 +109,13 @@ class RunConfig:
         """Build a config from a nested dict, refusing unknown sections and keys.
 
         Raises:
-            SeguqError: an unknown key or a value of the wrong type.
+            SeguqError: an unknown key, a value of the wrong type or out of range.
         """
-        return _build(cls, raw or {}, origin)
+        from seguq.config_checks import check_config
+
+        config = _build(cls, {} if raw is None else raw, origin)
+        check_config(config, origin)
+        return config
 
 
 def _build(kind: type, raw: dict[str, Any], origin: str) -> Any:
@@ -147,9 +151,18 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         raise SeguqError(f"{where}: expected a list, got {value!r}")
     if base is list:
         return list(value)
+    if _is_mapping_hint(hint) and not isinstance(value, dict):
+        raise SeguqError(f"{where}: expected a mapping, got {value!r}")
     if isinstance(value, dict):
         return {(int(k) if str(k).lstrip("-").isdigit() else k): v for k, v in value.items()}
     return value
+
+
+def _is_mapping_hint(hint: Any) -> bool:
+    """dict[...] or dict[...] | None."""
+    if getattr(hint, "__origin__", None) is dict:
+        return True
+    return any(getattr(arg, "__origin__", None) is dict for arg in getattr(hint, "__args__", ()))
 
 
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> RunConfig:
@@ -160,7 +173,7 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> R
         overrides: nested dict of values that win over the file (e.g. from the command line).
 
     Raises:
-        SeguqError: the file is missing, is not YAML, or holds unknown keys.
+        SeguqError: the file is missing, is not YAML, holds unknown keys or values out of range.
     """
     raw: dict[str, Any] = {}
     if path is not None:
@@ -168,10 +181,15 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> R
         if not path.is_file():
             raise SeguqError(f"{path}: config file not found")
         try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
             first = str(error).splitlines()[0]
             raise SeguqError(f"{path}: not valid YAML ({first})") from error
+        if not isinstance(raw, dict):
+            raise SeguqError(
+                f"{path}: expected a mapping of sections (data, net, method, train, predict) at "
+                f"the top level, got a {type(raw).__name__}"
+            )
     merged = merge_nested(raw, overrides or {})
     return RunConfig.from_dict(merged, origin=str(path) if path else "config")
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from seguq.data.arrays import load_case
 from seguq.data.io import read_mask, to_classes
 from seguq.data.sources import load_source
+from seguq.errors import SeguqError
 
 
 def test_fixtures_manifest(shared_data):
-    source = load_source(shared_data / "fixtures" / "manifest.csv")
+    manifest = shared_data / "fixtures" / "manifest.csv"
+    # Four tasks with four mask encodings (0/255, 0/1/2, 255 = prostate, 0..3): no one map.
+    with pytest.raises(SeguqError, match="cannot tell which mask value is which class"):
+        load_source(manifest)
+    source = load_source(manifest, label_map={0: 0, 255: 1})
     assert source.layout == "manifest" and len(source.cases) == 32
     assert len(source.domains) == 16
     assert len({c.id for c in source.cases}) == 32  # prostate ids repeat per site: qualified

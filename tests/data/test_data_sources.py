@@ -216,7 +216,7 @@ def test_images_layout(tmp_path, write, rng):
 def test_unknown_and_empty_paths(tmp_path, write):
     with pytest.raises(SeguqError) as error:
         load_source(tmp_path / "nowhere")
-    assert str(error.value).startswith(f"{tmp_path / 'nowhere'}: not a known data layout")
+    assert str(error.value) == f"{tmp_path / 'nowhere'}: does not exist"
     (tmp_path / "empty").mkdir()
     with pytest.raises(SeguqError, match=r"empty: the folder is empty"):
         load_source(tmp_path / "empty")

@@ -4,6 +4,7 @@ import csv
 import json
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -12,6 +13,7 @@ from seguq.engine.checkpoint import load_method
 from seguq.engine.evaluate import evaluate
 from seguq.engine.predict import predict
 from seguq.engine.train import train
+from seguq.errors import SeguqError
 
 
 def test_run_folder_holds_config_checkpoints_log_and_reference(trained_run):
@@ -108,15 +110,18 @@ def test_evaluate_reports_segmentation_calibration_errors_and_ood(
     assert len(table) == 2 * result["cases"]
 
 
-def test_resume_continues_from_the_last_epoch(tiny_manifest, make_config, tmp_path):
+def test_resume_keeps_the_runs_own_config(tiny_manifest, make_config, tmp_path):
     tiny_config = make_config
     out = tmp_path / "run"
-    train(tiny_config(tiny_manifest, epochs=1), out)
-    config = tiny_config(tiny_manifest, epochs=2)
-    train(config, out, resume=True)
+    train(tiny_config(tiny_manifest, epochs=2), out)
+    with pytest.raises(SeguqError, match=r"trained with train.epochs 2, not 3"):
+        train(tiny_config(tiny_manifest, epochs=3), out, resume=True)
+    before = (out / "checkpoints" / "last.pt").read_bytes()
+    # Resuming a finished run trains nothing more; threads and progress may differ.
+    train(tiny_config(tiny_manifest, epochs=2, threads=1), out, resume=True)
+    assert (out / "checkpoints" / "last.pt").read_bytes() == before
     rows = list(csv.DictReader((out / "logs/metrics.csv").open()))
-    epochs = {int(r["epoch"]) for r in rows if r.get("epoch")}
-    assert epochs == {0, 1}
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
 
 
 def test_ensemble_trains_members_and_calibrates(tiny_manifest, make_config, tmp_path):

@@ -28,8 +28,8 @@ from seguq.benchmark.variants import Variant
 from seguq.config import RunConfig
 from seguq.data.sources import Source, load_source
 from seguq.engine.evaluate import evaluate
+from seguq.engine.output_folder import resumable_output, source_inputs
 from seguq.engine.predict import predict
-from seguq.engine.run_folder import prepare_output
 from seguq.engine.train import train
 from seguq.errors import SeguqError
 
@@ -111,16 +111,23 @@ def run_lodo(
         if unknown:
             raise SeguqError(f"--hold-out: {', '.join(unknown)} not among the protocol's domains")
         folds = [f for f in folds if f.test_domain in hold_out]
-    out = prepare_output(Path(out), overwrite=overwrite, resume=not overwrite)
     jobs = [
         (fold, variant, seed) for fold in folds for variant in variants for seed in range(seeds)
     ]
-    bar = tqdm(jobs, desc="lodo", unit="job", disable=not progress)
-    for fold, variant, seed in bar:
-        bar.set_description(f"lodo {fold.test_domain} | {variant.label} | seed {seed}")
-        _run_job(data, base, fold, variant, seed, out, progress)
-    results = _collect(folds, variants, seeds, out)
-    _write_tables(results, out, data)
+    with resumable_output(
+        Path(out),
+        "lodo",
+        overwrite=overwrite,
+        protected=source_inputs(source),
+        legacy_file="results.json",
+    ) as folder:
+        out = folder.path
+        bar = tqdm(jobs, desc="lodo", unit="job", disable=not progress)
+        for fold, variant, seed in bar:
+            bar.set_description(f"lodo {fold.test_domain} | {variant.label} | seed {seed}")
+            _run_job(data, base, fold, variant, seed, out, progress)
+        results = _collect(folds, variants, seeds, out)
+        _write_tables(results, out, data)
     return results
 
 
@@ -145,7 +152,9 @@ def _run_job(
     run = folder / "run"
     start = time.perf_counter()
     if not (run / "train_summary.json").is_file():
-        train(config, run, overwrite=True)
+        # A job killed during training resumes it; one killed before leaves a bare folder.
+        resume = (run / "config.yaml").is_file()
+        train(config, run, resume=resume, overwrite=not resume)
     seconds = time.perf_counter() - start
     splits = list(fold.test_splits) if fold.test_splits else None
     pred = predict(
@@ -157,6 +166,7 @@ def _run_job(
         maps=[],
         save_probs=False,
         overwrite=True,
+        reuse=True,
         progress=False,
     ).out_dir
     result = evaluate(

@@ -43,7 +43,18 @@ def run_lodo_protocol(
     if protocol.seeds != list(range(len(protocol.seeds))):
         raise SeguqError(f"{protocol.path}: lodo takes a seed count (seeds: N)")
     data = {spec["source"]: lodo_data(protocol, spec["source"]) for spec in protocol.lodo}
-    out = claim_output(out, protocol, overwrite)
+    with claim_output(out, protocol, overwrite) as folder:
+        return _run_studies(protocol, data, folder, start, progress, command)
+
+
+def _run_studies(
+    protocol: Protocol,
+    data: dict[str, str],
+    out: Path,
+    start: float,
+    progress: bool,
+    command: str | None,
+) -> dict:
     studies = {}
     for spec in protocol.lodo:
         name = spec["source"]

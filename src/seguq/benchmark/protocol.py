@@ -25,6 +25,8 @@ config: {data: {patch_size: [128, 128]}, train: {epochs: 10, steps_per_epoch: 30
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +35,7 @@ import yaml
 from seguq.benchmark.corruptions import CORRUPTIONS
 from seguq.benchmark.variants import Variant, parse_variants
 from seguq.config import RunConfig, load_config, merge_nested
-from seguq.engine.run_folder import prepare_output
+from seguq.engine.output_folder import resumable_output
 from seguq.errors import SeguqError
 from seguq.methods import method_names
 
@@ -199,19 +201,28 @@ def load_protocol(
     )
 
 
-def claim_output(out: Path, protocol: Protocol, overwrite: bool) -> Path:
-    """Create or reuse the benchmark folder `out` for `protocol` (its `protocol.yaml`).
+@contextmanager
+def claim_output(out: Path, protocol: Protocol, overwrite: bool) -> Iterator[Path]:
+    """Create, continue or (with `overwrite`) replace the benchmark folder `out` for
+    `protocol` (its `protocol.yaml`); marked complete when the block ends without error.
 
     Raises:
-        SeguqError: `out` holds results of something else, or of another protocol, and
-            `overwrite` is not set.
+        SeguqError: `out` holds something else, or a benchmark of another protocol, and
+            `overwrite` is not set; or it holds the data.
     """
-    out = prepare_output(Path(out), overwrite=overwrite, resume=not overwrite)
-    saved = out / "protocol.yaml"
-    if saved.is_file() and not overwrite and yaml.safe_load(saved.read_text()) != protocol.raw:
-        raise SeguqError(
-            f"--out {out}: holds a benchmark of another protocol ({saved}); "
-            "use another --out or --overwrite"
-        )
-    saved.write_text(yaml.safe_dump(protocol.raw, sort_keys=False))
-    return out
+    protected = [("the data", protocol.data_root)]
+    with resumable_output(
+        Path(out),
+        "benchmark",
+        overwrite=overwrite,
+        protected=protected,
+        legacy_file="protocol.yaml",
+    ) as folder:
+        saved = folder.path / "protocol.yaml"
+        if saved.is_file() and not overwrite and yaml.safe_load(saved.read_text()) != protocol.raw:
+            raise SeguqError(
+                f"--out {folder.path}: holds a benchmark of another protocol ({saved}); "
+                "use another --out or --overwrite"
+            )
+        saved.write_text(yaml.safe_dump(protocol.raw, sort_keys=False))
+        yield folder.path

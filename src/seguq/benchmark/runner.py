@@ -81,8 +81,13 @@ def run_benchmark(
             protocol, out, overwrite=overwrite, progress=progress, command=command
         )
     start = time.perf_counter()
-    out = claim_output(out, protocol, overwrite)
+    with claim_output(out, protocol, overwrite) as folder:
+        return _run_protocol(protocol, folder, start, progress, command)
 
+
+def _run_protocol(
+    protocol: Protocol, out: Path, start: float, progress: bool, command: str | None
+) -> dict:
     def say(message: str) -> None:
         if progress:
             tqdm.write(f"[benchmark {time.strftime('%H:%M:%S')}] {message}")

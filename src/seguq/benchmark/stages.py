@@ -108,6 +108,7 @@ def predict_set(
         save_samples=save_samples,
         per_level=per_level,
         overwrite=True,
+        reuse=True,
         progress=False,
     )
     seconds = time.perf_counter() - start

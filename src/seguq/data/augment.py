@@ -18,9 +18,8 @@ from monai.transforms import (
     RandShiftIntensityd,
 )
 
+from seguq.config_checks import INTENSITY_AUGMENTS
 from seguq.errors import SeguqError
-
-INTENSITY_AUGMENTS = ("none", "domain")
 
 
 def intensity_augmentation(kind: str, probability: float = 0.3) -> Compose | None:

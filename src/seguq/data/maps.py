@@ -44,6 +44,8 @@ def read_map(path: Path, spatial_ndim: int) -> np.ndarray:
             values = tifffile.imread(path)
         else:
             values = np.asanyarray(nib.load(path).dataobj)
+            if values.ndim == spatial_ndim + 2 and values.shape[spatial_ndim] == 1:
+                values = values[(slice(None),) * spatial_ndim + (0,)]  # 2D grid: (X, Y, 1, C)
             if values.ndim == spatial_ndim + 1:
                 values = np.moveaxis(values, -1, 0)
     except Exception as error:  # noqa: BLE001 - report any reader failure as bad input

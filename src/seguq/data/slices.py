@@ -10,12 +10,11 @@ import torch
 from monai.transforms import Compose, RandFlipd, RandSpatialCropd, SpatialPadd
 from torch.utils.data import Dataset
 
+from seguq.config_checks import RATERS
 from seguq.data.arrays import load_case, match_channels, to_slices
 from seguq.data.case import Case
 from seguq.data.sources import Source
 from seguq.errors import SeguqError
-
-RATERS = ("random", "first", "all")
 
 
 @dataclass
@@ -92,6 +91,7 @@ class PatchDataset(Dataset):
     "labels": (R, h, w) int64, every annotator's mask cropped and flipped with the image, R the
     largest annotator count of the slices: a slice with fewer annotators repeats its masks
     cyclically (masks r % R_slice) so that batches collate; "label" is then a random one of them.
+    The random draws of item `index` depend only on (seed, epoch, index) (`set_epoch`).
 
     Raises:
         SeguqError: `rater` is not "random", "first" or "all".
@@ -114,7 +114,8 @@ class PatchDataset(Dataset):
             raise SeguqError(f"data.rater: unknown '{rater}' (known: {', '.join(RATERS)})")
         self.rater = rater
         self.num_raters = max(len(m) for m in slices.labels) if rater == "all" else 1
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.epoch = 0
         steps = [
             SpatialPadd(["image", "label"], spatial_size=list(patch_size)),
             RandSpatialCropd(["image", "label"], roi_size=list(patch_size), random_size=False),
@@ -126,15 +127,23 @@ class PatchDataset(Dataset):
             ]
         if intensity is not None:
             steps.append(intensity)  # image-only (e.g. domain randomisation, data/augment.py)
-        self.transform = Compose(steps).set_random_state(seed=seed)
+        self.transform = Compose(steps)
 
     def __len__(self) -> int:
         return self.length
 
+    def set_epoch(self, epoch: int) -> None:
+        """Items of epoch `epoch` from now on (their random draws depend on it)."""
+        self.epoch = int(epoch)
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        # Every random draw of an item is a function of (seed, epoch, index) alone, so that a
+        # resumed training sees exactly the patches an uninterrupted one would.
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        self.transform.set_random_state(seed=int(rng.integers(2**31)))
         i = index % len(self.slices)
         masks = self.slices.labels[i]
-        r = int(self.rng.integers(len(masks))) if self.rater in ("random", "all") else 0
+        r = int(rng.integers(len(masks))) if self.rater in ("random", "all") else 0
         # "all": every mask, repeated cyclically up to num_raters; otherwise annotator r alone.
         if self.rater == "all":
             chosen = masks[np.arange(self.num_raters) % len(masks)]

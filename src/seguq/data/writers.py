@@ -135,8 +135,10 @@ def write_map(
 ) -> Path:
     """Write float maps (probabilities, uncertainty) on the input's grid.
 
-    NIfTI inputs give float32 NIfTI (channels last as 4D) with the input's affine; 2D inputs
-    give `.npy` or a float32 TIFF (channels as pages), as `float_format` says.
+    NIfTI inputs give float32 NIfTI with the input's affine; channels go on the 4th axis
+    after three spatial ones (a 2D NIfTI input gets a third axis of size 1), as MONAI writes
+    them. 2D image inputs give `.npy` or a float32 TIFF (channels as pages), as
+    `float_format` says.
 
     Args:
         path: output path WITHOUT ending (e.g. `out/case1_entropy`); the ending is appended.
@@ -157,8 +159,17 @@ def write_map(
     _check_spatial(values.shape[1:] if has_channels else values.shape, geometry, "values")
     final = _with_suffix(path, output_suffix(geometry, "map", float_format))
     if geometry.format == "nifti":
-        data = np.moveaxis(values, 0, -1) if has_channels else values
         header = _nifti_header(geometry, np.dtype(np.float32))
+        data = values
+        if has_channels:
+            # Channels on the 4th axis after three spatial ones (MONAI's layout); a 2D input
+            # gets a third axis of one voxel (1 mm), not its header's unused third zoom.
+            data = np.moveaxis(values, 0, -1)
+            if ndim == 2:
+                data = data[:, :, None, :]
+                header.set_data_shape(data.shape)
+                header.set_zooms((*geometry.spacing[:2], 1.0, 1.0))
+            header["descrip"] = b"seguq: dims 1-3 = input grid, dim 4 = channels"
         image = nib.Nifti1Image(np.ascontiguousarray(data), geometry.affine, header)
         return atomic_write(final, lambda temp: nib.save(image, temp))
     if float_format == "npy":

@@ -10,8 +10,8 @@ from pathlib import Path
 from seguq.config import RunConfig
 from seguq.data.synthetic import SITES, generate_synthetic
 from seguq.engine.evaluate import evaluate, json_safe, read_scores
+from seguq.engine.output_folder import OutputFolder
 from seguq.engine.predict import predict
-from seguq.engine.run_folder import prepare_output
 from seguq.engine.train import train
 from seguq.metrics.ood import ood_scores
 
@@ -52,7 +52,27 @@ def run_demo(
         SeguqError: an existing output folder without `overwrite`, or a bad option.
     """
     start = time.perf_counter()
-    out = prepare_output(Path(out), overwrite=overwrite)
+    folder = OutputFolder(Path(out), "demo")
+    out = folder.claim(overwrite=overwrite)
+    try:
+        summary = _demo(out, start, epochs, method, progress, n_per_site, size, report)
+    except BaseException:
+        folder.abandon(keep_partial=False)
+        raise
+    folder.complete()
+    return summary
+
+
+def _demo(
+    out: Path,
+    start: float,
+    epochs: int | None,
+    method: str,
+    progress: bool,
+    n_per_site: int,
+    size: int,
+    report: bool,
+) -> dict:
     manifest = generate_synthetic(out / "data", seed=0, n_per_site=n_per_site, size=size)
     config = demo_config(manifest, epochs=epochs or DEMO_EPOCHS, method=method, progress=progress)
     run = train(config, out / "run")

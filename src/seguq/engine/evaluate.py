@@ -21,6 +21,7 @@ from seguq.data.case import select_cases
 from seguq.data.io import atomic_write, read_mask
 from seguq.data.maps import MAP_ENDINGS, MASK_ENDINGS, find_output, read_map
 from seguq.data.sources import load_source
+from seguq.engine.output_folder import source_inputs
 from seguq.errors import SeguqError
 from seguq.metrics.ambiguity import AmbiguityAccumulator
 from seguq.metrics.calibration import CalibrationAccumulator
@@ -88,9 +89,10 @@ def evaluate(
     """
     pred_dir, out_file = Path(pred_dir), Path(out_file)
     info = read_prediction_info(pred_dir)
-    if out_file.exists() and not overwrite:
-        raise SeguqError(f"--out {out_file}: file exists (use --overwrite)")
+    if out_file.suffix.lower() != ".json":
+        raise SeguqError(f"--out {out_file}: expected a .json file (the table goes beside it)")
     source = load_source(data, label_map=label_map)
+    _check_outputs(out_file, source, pred_dir, overwrite)
     cases = [c for c in source.cases if c.masks]
     if not cases:
         raise SeguqError(f"{source.name}: no case has a mask to evaluate against")
@@ -260,6 +262,30 @@ def json_safe(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _check_outputs(out_file: Path, source, pred_dir: Path, overwrite: bool) -> None:
+    """The JSON and its CSV twin: refused when they exist (without `overwrite`) or when either
+    would replace a file the evaluation reads (the data, or the prediction folder's outputs).
+
+    Raises:
+        SeguqError: naming the file.
+    """
+    reads = {Path(p).resolve() for _, p in source_inputs(source)}
+    ids = tuple(f"{case.id}_" for case in source.cases)
+    reads |= {
+        p.resolve()
+        for p in pred_dir.iterdir()
+        if p.name in ("prediction.json", "scores.csv") or p.name.startswith(ids)
+    }
+    for path in (out_file, out_file.with_suffix(".csv")):
+        if path.resolve() in reads:
+            raise SeguqError(
+                f"--out {out_file}: would replace {path}, which the evaluation reads; choose "
+                "another file"
+            )
+        if path.exists() and not overwrite:
+            raise SeguqError(f"--out {out_file}: {path} exists (use --overwrite)")
 
 
 def _write(out_file: Path, result: dict, rows: list[dict]) -> None:

@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from seguq.config import PredictConfig, RunConfig
+from seguq.config_checks import MAX_SEED
 from seguq.data.arrays import match_channels, normalize_intensity
 from seguq.data.case import select_cases
 from seguq.data.io import Geometry, atomic_write, read_image, write_map, write_mask
@@ -24,7 +25,15 @@ from seguq.data.sources import load_source
 from seguq.engine.case_sampling import sample_case
 from seguq.engine.checkpoint import load_method, resolve_model
 from seguq.engine.ood_reference import OODReference, load_reference
-from seguq.engine.run_folder import prepare_output
+from seguq.engine.output_folder import OutputFolder, source_inputs
+from seguq.engine.predict_state import (
+    case_seed,
+    describe_difference,
+    file_digest,
+    finished_rows,
+    forget_progress,
+    record_finished,
+)
 from seguq.errors import SeguqError
 from seguq.uncertainty import UNCERTAINTY_MAPS, compute_maps, image_score, mean_probs
 
@@ -67,7 +76,11 @@ def predict(
     splits: Sequence[str] | None = None,
     domains: Sequence[str] | None = None,
     per_level: bool = False,
+    seed: int = 0,
+    threads: int | None = None,
     overwrite: bool = False,
+    resume: bool = False,
+    reuse: bool = False,
     progress: bool = True,
 ) -> PredictResult:
     """Predict every case of an input (a file, a folder, a manifest or a known layout).
@@ -78,18 +91,41 @@ def predict(
     the input's format and geometry; then `scores.csv` (id, domain, image score, its percentile
     among the in-distribution validation scores, the OOD flag) and `prediction.json`.
 
+    The same model, input, settings and `seed` give identical outputs. An interrupted
+    prediction continues where it stopped when the same call is made again (or with `resume`);
+    a finished one is replaced only with `overwrite`. With `reuse` (benchmarks), a folder that
+    holds this very prediction is kept as it is, or continued when unfinished, even with
+    `overwrite`, which then replaces only a prediction with other settings.
+
     Raises:
-        SeguqError: bad model, input or option; an existing output folder without `overwrite`.
+        SeguqError: bad model, input or option; an existing output folder holding other results
+            without `overwrite`; `resume` without an interrupted prediction with these settings.
     """
     if float_format not in ("npy", "tiff"):
         raise SeguqError(f"--float-format: expected 'npy' or 'tiff', got '{float_format}'")
     if samples is not None and samples < 1:
         raise SeguqError(f"--samples: expected a positive number, got {samples}")
+    if save_samples < 0:
+        raise SeguqError(f"--save-samples: expected a number >= 0, got {save_samples}")
+    if not 0 <= seed <= MAX_SEED:
+        raise SeguqError(f"--seed: expected an integer in 0..{MAX_SEED}, got {seed}")
+    if threads is not None:
+        if threads < 1:
+            raise SeguqError(f"--threads: expected a positive number, got {threads}")
+        torch.set_num_threads(threads)
     map_names = parse_maps(maps)
     checkpoint = resolve_model(Path(model))
     method = load_method(checkpoint)
     config = method.config
+    if per_level and not method.level_names:
+        raise SeguqError(f"--per-level: method '{config.method.name}' has no hierarchical levels")
     reference = load_reference(checkpoint)
+    if reference is None:
+        log.warning(
+            "%s: the run has no ood_reference.json, so scores.csv has no percentile and no OOD "
+            "flag",
+            checkpoint,
+        )
     percentile = config.predict.ood_percentile if ood_percentile is None else ood_percentile
     if not 0 < percentile < 100:
         raise SeguqError(f"--ood-percentile: expected a value in (0, 100), got {percentile}")
@@ -102,33 +138,53 @@ def predict(
             domains=list(domains or []) or None,
             source=source.name,
         )
-    out = prepare_output(Path(out), overwrite=overwrite)
-    if per_level and not method.level_names:
-        raise SeguqError(f"--per-level: method '{config.method.name}' has no hierarchical levels")
-    writer = _CaseWriter(out, map_names, save_probs, save_samples, float_format)
-    rows = []
-    for case in tqdm(cases, desc="predict", unit="case", disable=not progress):
-        raw, geometry = read_image(case.images)
-        image = match_channels(normalize_intensity(raw), config.data.in_channels, case.image)
-        probs = _sample(
-            method.sample, image, samples, config, shared_noise=method.image_level_latent
-        )
-        score = writer.write(case.id, probs, geometry, config.predict)
-        if method.auxiliary_map_names:
-            aux = _sample(_auxiliary_sampler(method), image, 1, config, normalise=False)[0]
-            for name, values in zip(method.auxiliary_map_names, aux, strict=True):
-                writer.write_map(f"{case.id}_{name}", values, geometry)
-        if per_level:
-            for level in method.level_names:
-                sampler = partial(method.sample_level, level=level)
-                level_probs = _sample(sampler, image, samples, config)
-                writer.write_maps(f"{case.id}_{level}", level_probs, geometry)
-        rows.append(_score_row(case.id, case.domain, score, reference, percentile, probs.shape[0]))
-    scores_csv = _write_scores(out / "scores.csv", rows)
+    settings = {
+        "model": str(checkpoint.resolve()),
+        "model_sha256": file_digest(checkpoint),
+        "input": str(input_spec),
+        "cases": [case.id for case in cases],
+        "samples": samples,
+        "maps": map_names,
+        "probabilities": save_probs,
+        "save_samples": save_samples,
+        "float_format": float_format,
+        "ood_percentile": percentile,
+        "per_level": per_level,
+        "seed": seed,
+    }
+    folder = OutputFolder(
+        Path(out),
+        "prediction",
+        protected=[
+            *source_inputs(source, "the input"),
+            ("the model", checkpoint),
+        ],
+    )
+    marker = folder.marker or {}
+    if reuse and marker.get("settings") == settings and marker.get("complete"):
+        return PredictResult(folder.path, folder.path / "scores.csv", len(cases))
+    done = _claim(folder, settings, overwrite=overwrite, resume=resume or reuse)
+    writer = _CaseWriter(folder.path, map_names, save_probs, save_samples, float_format)
+    todo = [case for case in cases if case.id not in done]
+    if done and progress:
+        log.warning("%s: resuming, %d of %d cases already done", folder.path, len(done), len(cases))
+    try:
+        for case in tqdm(todo, desc="predict", unit="case", disable=not progress):
+            torch.manual_seed(case_seed(seed, case.id))
+            row = _predict_case(
+                method, case, samples, config, writer, reference, percentile, per_level
+            )
+            record_finished(folder.path, row)
+            done[case.id] = row
+    except BaseException:
+        folder.abandon(keep_partial=bool(done))
+        raise
+    rows = [done[case.id] for case in cases]
+    scores_csv = _write_scores(folder.path / "scores.csv", rows)
     _write_json(
-        out / "prediction.json",
+        folder.path / "prediction.json",
         {
-            "model": str(checkpoint.resolve()),
+            "model": settings["model"],
             "method": config.method.name,
             "input": str(input_spec),
             "samples": int(rows[0]["samples"]) if rows else 0,
@@ -137,6 +193,7 @@ def predict(
             "auxiliary_maps": method.auxiliary_map_names,
             "probabilities": save_probs,
             "float_format": float_format,
+            "seed": seed,
             "ood": {
                 "score": config.predict.ood_score,
                 "map": config.predict.ood_map,
@@ -148,7 +205,67 @@ def predict(
             "cases": len(rows),
         },
     )
-    return PredictResult(out, scores_csv, len(rows))
+    forget_progress(folder.path)
+    folder.complete()
+    return PredictResult(folder.path, scores_csv, len(rows))
+
+
+def _claim(
+    folder: OutputFolder, settings: dict, *, overwrite: bool, resume: bool
+) -> dict[str, dict]:
+    """Claim the output folder; returns the rows of the cases an interrupted run finished."""
+    marker = folder.marker
+    same = marker is not None and marker.get("kind") == "prediction"
+    same = same and marker.get("settings") == settings
+    if same and resume and not marker.get("complete"):
+        folder.reuse(settings)
+        return finished_rows(folder.path)
+    if overwrite:
+        folder.claim(overwrite=True, settings=settings)
+        return {}
+    if same and not marker.get("complete"):
+        folder.reuse(settings)
+        return finished_rows(folder.path)
+    where = f"--out {folder.path}"
+    if same:
+        raise SeguqError(f"{where}: already holds this prediction (use --overwrite to redo it)")
+    if marker is not None and marker.get("kind") == "prediction" and folder.holds_results():
+        change = describe_difference(marker.get("settings") or {}, settings)
+        raise SeguqError(
+            f"{where}: holds a prediction with other settings ({change}); use another --out "
+            "or --overwrite"
+        )
+    if resume:
+        raise SeguqError(f"--resume {folder.path}: no interrupted prediction to continue there")
+    folder.claim(overwrite=False, settings=settings)
+    return {}
+
+
+def _predict_case(
+    method,
+    case,
+    samples: int | None,
+    config: RunConfig,
+    writer: _CaseWriter,
+    reference: OODReference | None,
+    percentile: float,
+    per_level: bool,
+) -> dict[str, object]:
+    """Write one case's outputs; returns its scores.csv row."""
+    raw, geometry = read_image(case.images)
+    image = match_channels(normalize_intensity(raw), config.data.in_channels, case.image)
+    probs = _sample(method.sample, image, samples, config, shared_noise=method.image_level_latent)
+    score = writer.write(case.id, probs, geometry, config.predict)
+    if method.auxiliary_map_names:
+        aux = _sample(_auxiliary_sampler(method), image, 1, config, normalise=False)[0]
+        for name, values in zip(method.auxiliary_map_names, aux, strict=True):
+            writer.write_map(f"{case.id}_{name}", values, geometry)
+    if per_level:
+        for level in method.level_names:
+            sampler = partial(method.sample_level, level=level)
+            level_probs = _sample(sampler, image, samples, config)
+            writer.write_maps(f"{case.id}_{level}", level_probs, geometry)
+    return _score_row(case.id, case.domain, score, reference, percentile, probs.shape[0])
 
 
 def _sample(

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import json
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,17 +13,27 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.loggers import CSVLogger
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler
 
-from seguq.config import RunConfig, save_config
+from seguq.config import RunConfig, load_config, save_config
+from seguq.config_checks import MIN_PATCH, check_config
 from seguq.data.arrays import load_case
 from seguq.data.augment import intensity_augmentation
-from seguq.data.case import Case, select_cases
-from seguq.data.slices import PatchDataset, SliceDataset, load_slices
+from seguq.data.case import Case
+from seguq.data.io import atomic_write
+from seguq.data.slices import PatchDataset, SliceDataset, SliceSet, load_slices
 from seguq.data.sources import Source, load_source
 from seguq.engine.checkpoint import save_checkpoint
-from seguq.engine.run_folder import is_worker_process, prepare_output
+from seguq.engine.metrics_log import MetricsLog, read_metrics
+from seguq.engine.output_folder import OutputFolder, source_inputs
+from seguq.engine.resume import (
+    EpochSeeds,
+    ResumeCheckpoint,
+    check_resume_checkpoint,
+    check_same_training,
+)
+from seguq.engine.run_folder import is_worker_process
+from seguq.engine.splits import split_cases
 from seguq.engine.task import SegmentationTask
 from seguq.errors import SeguqError
 from seguq.methods import Method, build_method
@@ -43,69 +49,7 @@ class TrainResult:
     checkpoint: Path
     val_dice: float
     seconds: float
-
-
-def split_cases(source: Source, config: RunConfig) -> tuple[list[Case], list[Case]]:
-    """Training and validation cases from the data config.
-
-    Training: `train_split` cases of `train_domains` (all domains when empty; a named domain
-    without that split contributes all its labelled cases). Validation: the
-    `val_split` cases of `val_domains` (default: the training domains) when the source has that
-    split; otherwise a seeded `val_fraction` of the training cases is held out.
-
-    Raises:
-        SeguqError: unknown domains or splits, or an empty selection.
-    """
-    data = config.data
-    labelled = [c for c in source.cases if c.masks]
-    if not labelled:
-        raise SeguqError(f"{source.name}: no case has a mask; training needs labelled data")
-    splits = {c.split for c in labelled}
-    train_split = [data.train_split] if data.train_split and data.train_split in splits else None
-    if data.train_split and data.train_split not in splits and splits != {""}:
-        raise SeguqError(
-            f"{source.name}: unknown split '{data.train_split}' "
-            f"(known: {', '.join(sorted(splits))})"
-        )
-    train = (
-        select_cases(
-            labelled, splits=train_split, domains=data.train_domains or None, source=source.name
-        )
-        if train_split is None or not data.train_domains
-        else _named_domains(labelled, data, source)
-    )
-    val_domains = data.val_domains or data.train_domains or None
-    if data.val_split and data.val_split in splits and data.val_split != data.train_split:
-        val = select_cases(
-            labelled, splits=[data.val_split], domains=val_domains, source=source.name
-        )
-        return train, val
-    # Held out from the training cases of the validation domains; a validation domain that is
-    # not trained on lends all its labelled cases (but never the "ood" split).
-    val_pool = train
-    if data.val_domains:
-        select_cases(labelled, domains=data.val_domains, source=source.name)  # checks the names
-        val_pool = [c for c in train if c.domain in data.val_domains] or [
-            c for c in labelled if c.domain in data.val_domains and c.split != "ood"
-        ]
-    rng = np.random.default_rng(config.train.seed)
-    n_val = max(1, round(data.val_fraction * len(val_pool))) if len(val_pool) > 1 else 0
-    held = {val_pool[i].id for i in rng.choice(len(val_pool), size=n_val, replace=False)}
-    val = [c for c in val_pool if c.id in held]
-    train = [c for c in train if c.id not in held] or train
-    return train, val or train[:1]
-
-
-def _named_domains(labelled: list[Case], data, source: Source) -> list[Case]:
-    """The `train_split` cases of each named training domain; a named domain without that split
-    (e.g. CHASE_DB1 in the vessels manifest, which has no splits) contributes all its cases."""
-    select_cases(labelled, domains=data.train_domains, source=source.name)  # checks the names
-    chosen = []
-    for domain in data.train_domains:
-        cases = [c for c in labelled if c.domain == domain]
-        in_split = [c for c in cases if c.split == data.train_split]
-        chosen += in_split or cases
-    return chosen
+    label_map_note: str = ""  # how the data's label map was decided
 
 
 class _SaveMethod(Callback):
@@ -137,8 +81,15 @@ def fit_method(
 ) -> float:
     """Train `method` with Lightning; checkpoints and the CSV log go to `run_dir`.
 
+    A killed fit resumed with `resume` ends with the weights an uninterrupted fit would have
+    (same seed and machine; `seguq.engine.resume`).
+
     Returns:
         The best validation Dice.
+
+    Raises:
+        SeguqError: bad data, a patch far larger than the images, or an unusable resume
+            checkpoint.
     """
     config = method.config
     data, opt = config.data, config.train
@@ -151,6 +102,7 @@ def fit_method(
     val_slices = load_slices(
         source, val_cases, slice_axis=data.slice_axis, in_channels=data.in_channels
     )
+    check_patch_size(data.patch_size, train_slices)
     length = opt.steps_per_epoch * data.batch_size if opt.steps_per_epoch else None
     length = max(length or len(train_slices), data.batch_size)
     patches = PatchDataset(
@@ -162,26 +114,21 @@ def fit_method(
         seed=opt.seed,
         intensity=intensity_augmentation(data.intensity_augment),
     )
-    train_loader = DataLoader(patches, batch_size=data.batch_size, shuffle=True, drop_last=False)
-    val_loader = DataLoader(SliceDataset(val_slices), batch_size=1)
+    shuffle = torch.Generator()
+    # The loaders get generators of their own: creating an iterator draws a seed from the
+    # loader's generator, and Lightning creates the first one of a resumed fit at another
+    # moment than in an uninterrupted one; torch's global generator must not see that draw.
+    train_loader = DataLoader(
+        patches,
+        batch_size=data.batch_size,
+        sampler=RandomSampler(patches, generator=shuffle),
+        drop_last=False,
+        generator=torch.Generator(),
+    )
+    val_loader = DataLoader(SliceDataset(val_slices), batch_size=1, generator=torch.Generator())
     folder = run_dir / "checkpoints"
     saver = _SaveMethod(folder)
     resume_ckpt = folder / "resume.ckpt"
-    trainer = L.Trainer(
-        max_epochs=opt.epochs,
-        accelerator=opt.accelerator,
-        devices=opt.devices,
-        strategy=opt.strategy,
-        precision=opt.precision,
-        deterministic=False,
-        logger=CSVLogger(save_dir=run_dir, name="", version="logs"),
-        callbacks=[saver, _ResumeCheckpoint(resume_ckpt)],
-        enable_checkpointing=False,
-        enable_progress_bar=opt.progress,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        log_every_n_steps=1,
-    )
     task = SegmentationTask(
         method,
         lr=opt.lr,
@@ -190,40 +137,47 @@ def fit_method(
         patch_size=data.patch_size,
     )
     ckpt = str(resume_ckpt) if resume and resume_ckpt.is_file() else None
+    completed_epoch = check_resume_checkpoint(resume_ckpt, task) if ckpt else None
     if ckpt:
         saver.best = _previous_best(folder / "best.pt")
-    with _kept_log(run_dir / "logs" / "metrics.csv", keep=ckpt is not None):
-        trainer.fit(task, train_loader, val_loader, ckpt_path=ckpt)
+    trainer = L.Trainer(
+        max_epochs=opt.epochs,
+        accelerator=opt.accelerator,
+        devices=opt.devices,
+        strategy=opt.strategy,
+        precision=opt.precision,
+        deterministic=False,
+        logger=MetricsLog(run_dir / "logs", completed_epoch=completed_epoch),
+        callbacks=[
+            ResumeCheckpoint(resume_ckpt),
+            EpochSeeds(opt.seed, shuffle, patches),
+            saver,
+        ],
+        enable_checkpointing=False,
+        enable_progress_bar=opt.progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+    )
+    trainer.fit(task, train_loader, val_loader, ckpt_path=ckpt, weights_only=True)
     if not trainer.is_global_zero:
         return float("nan")
     return saver.best
 
 
-class _ResumeCheckpoint(Callback):
-    """Saves the full Lightning state (optimiser, schedule, epoch) each epoch, for --resume."""
+def check_patch_size(patch_size: list[int], slices: SliceSet) -> None:
+    """Refuse a patch far larger than every training image: it would be almost all padding
+    (and a 4096-pixel patch on 256-pixel images takes gigabytes in one step).
 
-    def __init__(self, path: Path):
-        self.path = path
-
-    def on_train_epoch_end(self, trainer: L.Trainer, task: SegmentationTask) -> None:
-        trainer.save_checkpoint(self.path)
-
-
-@contextmanager
-def _kept_log(path: Path, *, keep: bool) -> Iterator[None]:
-    """On resume, keep the earlier epochs' rows: Lightning's CSV logger rewrites metrics.csv."""
-    previous = path.read_text() if keep and path.is_file() and not is_worker_process() else None
-    yield
-    if previous is None or not path.is_file():
-        return
-    old = list(csv.DictReader(io.StringIO(previous)))
-    new = list(csv.DictReader(io.StringIO(path.read_text())))
-    fields = list(dict.fromkeys([*(old[0] if old else {}), *(new[0] if new else {})]))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(old + new)
-    path.write_text(buffer.getvalue())
+    Raises:
+        SeguqError: a patch side above twice the largest image side on that axis.
+    """
+    largest = [max(image.shape[1 + axis] for image in slices.images) for axis in range(2)]
+    if any(p > 2 * max(n, MIN_PATCH) for p, n in zip(patch_size, largest, strict=True)):
+        raise SeguqError(
+            f"data.patch_size {list(patch_size)} is far larger than the largest training image "
+            f"({largest[0]} x {largest[1]}); use at most {[2 * n for n in largest]}"
+        )
 
 
 def _previous_best(path: Path) -> float:
@@ -247,17 +201,23 @@ def train(
         config: the run's configuration (modified in place: data channels and classes are
             filled in).
         out: the run folder.
-        overwrite: replace an existing run folder.
-        resume: continue an interrupted run in `out` from its last epoch.
+        overwrite: replace an existing run folder that seguq wrote (kept until the new run is
+            complete, restored if it fails).
+        resume: continue an interrupted run in `out` from its last finished epoch; `config`
+            must be the run's own (threads and progress may differ).
 
     Raises:
-        SeguqError: bad data, an unknown method or option, or an existing run folder.
+        SeguqError: bad data, config or option; an existing run folder without `overwrite` or
+            `resume`; a folder that holds the data.
     """
     start = time.perf_counter()
     out = Path(out)
-    if resume and not (out / "config.yaml").is_file():
-        raise SeguqError(f"--resume {out}: no run to resume here (missing config.yaml)")
-    prepare_output(out, overwrite=overwrite, resume=resume)
+    check_config(config)
+    folder = OutputFolder(out, "run")
+    if resume:
+        check_same_training(_saved_config(out), config, out)
+    elif not is_worker_process() and folder.holds_results() and not overwrite:
+        raise SeguqError(_occupied(out))
     source = load_source(
         config.data.source, label_map=config.data.label_map, class_names=config.data.class_names
     )
@@ -268,29 +228,84 @@ def train(
     config.data.in_channels = (
         config.data.in_channels or load_case(train_cases[0], source).image.shape[0]
     )
+    if source.label_map_note and not resume:
+        log.info("label map %s (%s)", source.label_map, source.label_map_note)
     L.seed_everything(config.train.seed, verbose=False)  # the initial weights too
     method = build_method(config, config.data.in_channels, config.data.num_classes)
+    folder.protected = source_inputs(source)
+    if resume:
+        folder.reuse()
+    else:
+        folder.claim(overwrite=overwrite)
+    try:
+        best = _fit_and_finish(method, source, train_cases, val_cases, out, resume=resume)
+    except BaseException:
+        folder.abandon(keep_partial=_resumable(out))
+        raise
+    seconds = time.perf_counter() - start
     if not is_worker_process():
-        save_config(config, out / "config.yaml")
+        summary = {
+            "val_dice": best,
+            "seconds": seconds,
+            "train_cases": len(train_cases),
+            "val_cases": len(val_cases),
+            "method": config.method.name,
+            "label_map": {str(k): v for k, v in source.label_map.items()},
+            "label_map_note": source.label_map_note,
+        }
+        atomic_write(
+            out / "train_summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2))
+        )
+        folder.complete()
+    return TrainResult(out, out / "checkpoints" / "best.pt", best, seconds, source.label_map_note)
+
+
+def _fit_and_finish(
+    method: Method,
+    source: Source,
+    train_cases: list[Case],
+    val_cases: list[Case],
+    out: Path,
+    *,
+    resume: bool,
+) -> float:
+    if not is_worker_process():
+        save_config(method.config, out / "config.yaml")
     if method.member_count > 1:
         best = _train_members(method, source, train_cases, val_cases, out, resume=resume)
     else:
         best = fit_method(method, source, train_cases, val_cases, out, resume=resume)
-    if is_worker_process():
-        return TrainResult(out, out / "checkpoints" / "best.pt", best, time.perf_counter() - start)
-    from seguq.engine.after_training import finish_run
+    if not is_worker_process():
+        from seguq.engine.after_training import finish_run
 
-    finish_run(out, source, val_cases)
-    seconds = time.perf_counter() - start
-    summary = {
-        "val_dice": best,
-        "seconds": seconds,
-        "train_cases": len(train_cases),
-        "val_cases": len(val_cases),
-        "method": config.method.name,
-    }
-    (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
-    return TrainResult(out, out / "checkpoints" / "best.pt", best, seconds)
+        finish_run(out, source, val_cases)
+    return best
+
+
+def _saved_config(out: Path) -> RunConfig:
+    saved = out / "config.yaml"
+    if not saved.is_file():
+        raise SeguqError(f"--resume {out}: no run to resume here (missing config.yaml)")
+    return load_config(saved)
+
+
+def _resumable(out: Path) -> bool:
+    """True when `out` holds a resume checkpoint (of the run, or of an ensemble member)."""
+    if (out / "checkpoints" / "resume.ckpt").is_file():
+        return True
+    return any((out / "members").glob("*/checkpoints/resume.ckpt"))
+
+
+def _occupied(out: Path) -> str:
+    """The refusal for a non-empty --out: says --resume when the folder holds a resumable run."""
+    if _resumable(out) and not (out / "train_summary.json").is_file():
+        epochs = [row.get("epoch") for row in read_metrics(out / "logs" / "metrics.csv")]
+        done = f" after epoch {epochs[-1]}" if epochs and epochs[-1] not in (None, "") else ""
+        return (
+            f"--out {out}: holds an interrupted run (stopped{done}); continue it with --resume, "
+            "or replace it with --overwrite"
+        )
+    return f"--out {out}: folder exists and is not empty (use --overwrite)"
 
 
 def _train_members(

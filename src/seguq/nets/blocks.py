@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from seguq.config_checks import NORMS
 from seguq.errors import SeguqError
-
-NORMS = ("instance", "batch", "group", "none")
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:

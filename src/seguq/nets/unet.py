@@ -12,10 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from seguq.config import NetConfig
+from seguq.config_checks import DROPOUT_PLACEMENTS as PLACEMENTS
 from seguq.errors import SeguqError
 from seguq.nets.blocks import ConvBlock
-
-PLACEMENTS = ("decoder", "encoder", "all", "bottleneck")
 
 
 class UNet(nn.Module):

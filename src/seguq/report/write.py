@@ -80,6 +80,8 @@ def write_report(
         raise SeguqError(f"--max-cases: expected 0 or more, got {max_cases}")
     if out.is_dir():
         raise SeguqError(f"--out {out}: is a folder, expected an HTML file name")
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise SeguqError(f"--out {out}: expected an .html file name")
     if out.exists() and not overwrite:
         raise SeguqError(f"--out {out}: report exists (use --overwrite)")
     inp = load_input(folder, evaluation)

@@ -26,11 +26,12 @@
 6. an image file, or a folder with image files (.png .jpg .jpeg .tif .tiff .nii .nii.gz) ->
    unlabelled cases (layout "images"), id = file name without its ending(s).
 
-The default label map of a manifest (when `label_map` is not given): among the first few
-masks, the first with any non-zero value decides; if its values lie within {0, 255} the map
-is {0: 0, 255: 1}, otherwise the identity over 0..(largest value in those masks). Sources
-without masks get {} unless a map is given. Default class names are "background", "class1",
-...; a given `label_map` or `class_names` always wins over the layout's own.
+The default label map of a manifest (when `label_map` is not given) is inferred from the values
+of all its masks (`base.infer_label_map`): masks within {0, 1} or {0, 255} are binary (1 and
+255 both foreground); integer masks holding exactly 0..n-1 are class indices; anything else is
+an error asking for a label map. Sources without masks get {} unless a map is given. Default
+class names are "background", "class1", ...; a given `label_map` or `class_names` always wins
+over the layout's own.
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ def _synthetic_layout(
 
 def _detect(path: Path) -> tuple[str, Path, list[Case], dict[int, int] | None, tuple[str, ...]]:
     """(layout, root, cases, layout's label map or None to infer, layout's class names)."""
+    if not path.exists():
+        raise SeguqError(f"{path}: does not exist")
     if path.is_dir() and (path / "manifest.csv").is_file():
         path = path / "manifest.csv"
     if path.is_file() and path.suffix.lower() == ".csv":
@@ -169,10 +172,12 @@ def load_source(
             chosen_map = {int(raw): int(index) for raw, index in label_map.items()}
         except (TypeError, ValueError, AttributeError):
             raise SeguqError(f"label map {label_map!r}: expected integer raw:class pairs") from None
+        note = "given"
     elif own_map is not None:
         chosen_map = dict(own_map)
+        note = f"the {layout} layout's"
     else:
-        chosen_map = infer_label_map(cases)
+        chosen_map, note = infer_label_map(cases, name)
     if class_names is not None:
         names = tuple(class_names)
     elif label_map is None and own_names:
@@ -191,4 +196,5 @@ def load_source(
         cases=tuple(cases),
         label_map=chosen_map,
         class_names=names,
+        label_map_note=note if chosen_map else "",
     )

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from seguq.data.case import Case
 from seguq.data.io import IMAGE_SUFFIXES, read_mask
 from seguq.errors import SeguqError
 
 BINARY_LABEL_MAP: dict[int, int] = {0: 0, 255: 1}
-# How many masks the default label map looks at (reading masks is the slow part of loading).
-MASKS_TO_INSPECT = 8
+# Integer masks whose values all lie below this are read as class indices (0 = background).
+SMALL_LABELS = 32
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Source:
         cases: every case, in a stable order.
         label_map: raw mask value -> class index ({} when nothing is known about classes).
         class_names: class index -> name; [0] is background (() when unknown).
+        label_map_note: how the label map was decided (given, the layout's, inferred from...).
     """
 
     name: str
@@ -34,6 +38,7 @@ class Source:
     cases: tuple[Case, ...]
     label_map: dict[int, int]
     class_names: tuple[str, ...]
+    label_map_note: str = ""
 
     @property
     def num_classes(self) -> int:
@@ -96,45 +101,70 @@ def classes_in(label_map: dict[int, int]) -> int:
     return max(label_map.values()) + 1 if label_map else 0
 
 
-def mask_values(cases: Sequence[Case], limit: int = MASKS_TO_INSPECT) -> list[set[int]]:
-    """Raw values of the first annotator's mask of the first `limit` labelled cases.
+@functools.lru_cache(maxsize=65536)
+def _values_of(path: str, mtime_ns: int, size: int) -> frozenset[int]:
+    raw, _ = read_mask(Path(path))
+    return frozenset(int(v) for v in np.unique(raw))
+
+
+def mask_values(cases: Sequence[Case]) -> list[frozenset[int]]:
+    """Raw values of every annotator's mask of every labelled case (cached per file version).
 
     Raises:
         SeguqError: a mask cannot be read (from read_mask).
     """
-    found: list[set[int]] = []
+    found: list[frozenset[int]] = []
     for case in cases:
-        if case.mask is None:
-            continue
-        raw, _ = read_mask(case.mask)
-        found.append({int(v) for v in set(raw.ravel().tolist())})
-        if len(found) >= limit:
-            break
+        for mask in case.masks:
+            stat = Path(mask).stat()
+            found.append(_values_of(str(mask), stat.st_mtime_ns, stat.st_size))
     return found
 
 
-def infer_label_map(cases: Sequence[Case]) -> dict[int, int]:
-    """The default label map of a manifest (documented in the package docstring).
+def _binary(values: frozenset[int]) -> bool:
+    return values <= {0, 1} or values <= {0, 255}
 
-    The first mask with any non-zero value among the first few decides: values within {0, 255}
-    give {0: 0, 255: 1}; otherwise identity over 0..(largest value in the first few masks).
-    No labelled case gives {}.
+
+def infer_label_map(cases: Sequence[Case], source_name: str) -> tuple[dict[int, int], str]:
+    """The default label map of a manifest, from the values of all its masks.
+
+    Every mask within {0, 1} or {0, 255}: binary (1 and 255 are foreground); otherwise, when
+    the values are the integers 0..n-1 (n <= SMALL_LABELS) with none missing, the identity.
+    Anything else is ambiguous. No labelled case gives {}.
+
+    Returns:
+        (raw value -> class index, a one-line description of how it was decided).
 
     Raises:
-        SeguqError: a mask cannot be read, or holds negative values.
+        SeguqError: a mask cannot be read, or its values do not say which value is which class.
     """
     found = mask_values(cases)
     if not found:
-        return {}
-    deciding = next((values for values in found if values - {0}), found[0])
-    if deciding <= {0, 255}:
-        return dict(BINARY_LABEL_MAP)
-    low = min(min(values) for values in found)
-    if low < 0:
-        first = next(case.mask for case in cases if case.mask is not None)
-        raise SeguqError(f"{first}: mask holds negative values; give a label map")
-    high = max(max(values) for values in found)
-    return {value: value for value in range(high + 1)}
+        return {}, ""
+    union = frozenset().union(*found)
+    seen = f"values {_short_list(sorted(union))} in {len(found)} masks"
+    if all(_binary(values) for values in found):
+        label_map = {0: 0}
+        if 1 in union:
+            label_map[1] = 1
+        if 255 in union or union == {0}:
+            label_map[255] = 1
+        return label_map, f"binary, inferred from the {seen}"
+    high = max(union)
+    if min(union) >= 0 and high < SMALL_LABELS and union == set(range(high + 1)):
+        return {v: v for v in range(high + 1)}, f"class indices, inferred from the {seen}"
+    example = ",".join(f"{v}:{i}" for i, v in enumerate(sorted(union)[:6]))
+    raise SeguqError(
+        f"{source_name}: cannot tell which mask value is which class ({seen}); give the label "
+        f"map with --label-map (data.label_map), e.g. --label-map {example}"
+    )
+
+
+def _short_list(values: Sequence[int], limit: int = 10) -> str:
+    items = [str(v) for v in values[:limit]]
+    if len(values) > limit:
+        items.append(f"... ({len(values)} values)")
+    return ", ".join(items)
 
 
 def is_visible(path: Path) -> bool:

@@ -50,6 +50,18 @@ def _unique_ids(csv_path: Path, rows: list[tuple[int, dict[str, str]]]) -> list[
     return ids
 
 
+def _check_cells(csv_path: Path, line: int, row: dict, expected: int) -> None:
+    """A row with more or fewer cells than the header is an error (a shifted column would
+    silently pair an image with the wrong mask)."""
+    extra = row.get(None)
+    missing = [k for k, v in row.items() if k is not None and v is None]
+    if extra or missing:
+        found = expected + len(extra or []) - len(missing)
+        raise SeguqError(
+            f"{csv_path}: line {line} has {found} cells, the header has {expected} columns"
+        )
+
+
 def read_manifest(csv_path: Path) -> list[Case]:
     """Read a CSV manifest into cases.
 
@@ -67,8 +79,9 @@ def read_manifest(csv_path: Path) -> list[Case]:
         The cases, in row order.
 
     Raises:
-        SeguqError: the CSV cannot be read, lacks a required column, has an empty or duplicate
-            id, or names a file that does not exist.
+        SeguqError: the CSV cannot be read, lacks a required column, has a row with more or
+            fewer cells than the header, an empty or duplicate id, or names a file that does not
+            exist.
     """
     csv_path = Path(csv_path)
     folder = csv_path.absolute().parent
@@ -76,12 +89,17 @@ def read_manifest(csv_path: Path) -> list[Case]:
         with csv_path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             columns = [c.strip() for c in (reader.fieldnames or [])]
-            rows = [
-                (reader.line_num, {k.strip(): (v or "").strip() for k, v in row.items() if k})
-                for row in reader
-            ]
+            rows = []
+            for row in reader:
+                _check_cells(csv_path, reader.line_num, row, len(columns))
+                rows.append(
+                    (reader.line_num, {k.strip(): (v or "").strip() for k, v in row.items() if k})
+                )
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise SeguqError(f"{csv_path}: cannot read the CSV manifest ({error})") from None
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise SeguqError(f"{csv_path}: column(s) {', '.join(repeated)} appear twice in the header")
     for column in REQUIRED_COLUMNS:
         if column not in columns:
             raise SeguqError(

@@ -106,7 +106,7 @@ def read_prostate(root: Path) -> tuple[list[Case], dict[int, int], tuple[str, ..
         SeguqError: one of the masks inspected is unreadable.
     """
     cases = _read_multisite(Path(root).absolute(), ())
-    found = set().union(*mask_values(cases))
+    found = frozenset().union(*mask_values(cases))
     if not found or found <= {0, 255}:
         return cases, dict(PROSTATE_LABEL_MAP), PROSTATE_CLASSES
     if found <= {0, 1, 2, 3}:
