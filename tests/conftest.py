@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import re
 import shutil
 import subprocess
@@ -51,6 +53,47 @@ def tiny_config(manifest: Path, method: str = "deterministic", **train):
     for key, value in train.items():
         setattr(config.train, key, value)
     return config
+
+
+def tree_digest(*paths: Path) -> str:
+    """SHA-256 over the names and bytes of every file under `paths` (files or folders)."""
+    digest = hashlib.sha256()
+    for root in paths:
+        root = Path(root)
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            digest.update(str(path).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def unchanged():
+    """`with unchanged(path, ...):` fails the test when a file under the paths changes."""
+
+    @contextlib.contextmanager
+    def guard(*paths: Path):
+        before = tree_digest(*paths)
+        yield
+        assert tree_digest(*paths) == before, f"input files changed under {paths}"
+
+    return guard
+
+
+@pytest.fixture
+def cli_error(capsys):
+    """`cli_error(argv) -> message`: runs `seguq argv`, expects exit status 2 and one line."""
+    from seguq.cli import main
+
+    def run(argv: list[str]) -> str:
+        capsys.readouterr()
+        code = main([str(a) for a in argv])
+        err = capsys.readouterr().err.strip()
+        assert code == 2, f"exit {code}, stderr: {err}"
+        lines = [line for line in err.splitlines() if line.startswith("seguq: error: ")]
+        assert len(lines) == 1 and "Traceback" not in err, err
+        return lines[0]
+
+    return run
 
 
 @pytest.fixture(scope="session")
