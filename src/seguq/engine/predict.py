@@ -16,13 +16,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from seguq.config import PredictConfig, RunConfig
+from seguq.config import RunConfig
 from seguq.config_checks import MAX_SEED
 from seguq.data.arrays import match_channels, normalize_intensity
 from seguq.data.case import select_cases
-from seguq.data.io import Geometry, atomic_write, read_image, write_map, write_mask
+from seguq.data.io import atomic_write, read_image
 from seguq.data.sources import load_source
 from seguq.engine.case_sampling import sample_case
+from seguq.engine.case_writer import CaseWriter
 from seguq.engine.checkpoint import load_method, resolve_model
 from seguq.engine.ood_reference import OODReference, load_reference
 from seguq.engine.output_folder import OutputFolder, source_inputs
@@ -35,7 +36,7 @@ from seguq.engine.predict_state import (
     record_finished,
 )
 from seguq.errors import SeguqError
-from seguq.uncertainty import UNCERTAINTY_MAPS, compute_maps, image_score, mean_probs
+from seguq.uncertainty import UNCERTAINTY_MAPS
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ def predict(
     if reuse and marker.get("settings") == settings and marker.get("complete"):
         return PredictResult(folder.path, folder.path / "scores.csv", len(cases))
     done = _claim(folder, settings, overwrite=overwrite, resume=resume or reuse)
-    writer = _CaseWriter(folder.path, map_names, save_probs, save_samples, float_format)
+    writer = CaseWriter(folder.path, map_names, save_probs, save_samples, float_format)
     todo = [case for case in cases if case.id not in done]
     if done and progress:
         log.warning("%s: resuming, %d of %d cases already done", folder.path, len(done), len(cases))
@@ -246,7 +247,7 @@ def _predict_case(
     case,
     samples: int | None,
     config: RunConfig,
-    writer: _CaseWriter,
+    writer: CaseWriter,
     reference: OODReference | None,
     percentile: float,
     per_level: bool,
@@ -291,46 +292,6 @@ def _sample(
 def _auxiliary_sampler(method):
     """The method's own maps (B, M, H, W) in the sampler shape (1, B, M, H, W)."""
     return lambda x, n=None: method.auxiliary_maps(x).unsqueeze(0)
-
-
-class _CaseWriter:
-    """Writes one case's outputs on the input's grid and returns its image score."""
-
-    def __init__(
-        self, out: Path, maps: list[str], save_probs: bool, save_samples: int, float_format: str
-    ):
-        self.out, self.maps, self.float_format = out, maps, float_format
-        self.save_probs, self.save_samples = save_probs, save_samples
-
-    def write_map(self, name: str, values: torch.Tensor, geometry: Geometry) -> None:
-        write_map(self.out / name, values.numpy().astype(np.float32), geometry, self.float_format)
-
-    def write_maps(self, stem: str, probs: torch.Tensor, geometry: Geometry) -> None:
-        """The uncertainty maps of (S, K, *spatial) samples as `<stem>_<map>`."""
-        for name, values in compute_maps(probs[:, None], self.maps).items():
-            self.write_map(f"{stem}_{name}", values[0], geometry)
-
-    def write(
-        self, case_id: str, probs: torch.Tensor, geometry: Geometry, settings: PredictConfig
-    ) -> float:
-        """Mask, probabilities, maps and samples of (S, K, *spatial) samples; the image score."""
-        batch = probs[:, None]  # (S, 1, K, *spatial)
-        mean = mean_probs(batch)[0]
-        labels = mean.argmax(0)
-        write_mask(self.out / f"{case_id}_mask", labels.numpy().astype(np.uint8), geometry)
-        if self.save_probs:
-            self.write_map(f"{case_id}_probs", mean, geometry)
-        umaps = compute_maps(batch, list(dict.fromkeys([*self.maps, settings.ood_map])))
-        for name in self.maps:
-            self.write_map(f"{case_id}_{name}", umaps[name][0], geometry)
-        if self.save_samples:
-            self.write_map(
-                f"{case_id}_samples", probs[: self.save_samples].argmax(1).float(), geometry
-            )
-        score = image_score(
-            umaps[settings.ood_map], method=settings.ood_score, prediction=labels[None]
-        )
-        return float(score[0])
 
 
 def _score_row(

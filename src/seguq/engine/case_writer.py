@@ -1,0 +1,52 @@
+"""Writing one case's prediction on the input's grid: mask, probabilities, maps and samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seguq.config import PredictConfig
+from seguq.data.io import Geometry, write_map, write_mask
+from seguq.uncertainty import compute_maps, image_score, mean_probs
+
+
+class CaseWriter:
+    """Writes one case's outputs on the input's grid and returns its image score."""
+
+    def __init__(
+        self, out: Path, maps: list[str], save_probs: bool, save_samples: int, float_format: str
+    ):
+        self.out, self.maps, self.float_format = out, maps, float_format
+        self.save_probs, self.save_samples = save_probs, save_samples
+
+    def write_map(self, name: str, values: torch.Tensor, geometry: Geometry) -> None:
+        write_map(self.out / name, values.numpy().astype(np.float32), geometry, self.float_format)
+
+    def write_maps(self, stem: str, probs: torch.Tensor, geometry: Geometry) -> None:
+        """The uncertainty maps of (S, K, *spatial) samples as `<stem>_<map>`."""
+        for name, values in compute_maps(probs[:, None], self.maps).items():
+            self.write_map(f"{stem}_{name}", values[0], geometry)
+
+    def write(
+        self, case_id: str, probs: torch.Tensor, geometry: Geometry, settings: PredictConfig
+    ) -> float:
+        """Mask, probabilities, maps and samples of (S, K, *spatial) samples; the image score."""
+        batch = probs[:, None]  # (S, 1, K, *spatial)
+        mean = mean_probs(batch)[0]
+        labels = mean.argmax(0)
+        write_mask(self.out / f"{case_id}_mask", labels.numpy().astype(np.uint8), geometry)
+        if self.save_probs:
+            self.write_map(f"{case_id}_probs", mean, geometry)
+        umaps = compute_maps(batch, list(dict.fromkeys([*self.maps, settings.ood_map])))
+        for name in self.maps:
+            self.write_map(f"{case_id}_{name}", umaps[name][0], geometry)
+        if self.save_samples:
+            self.write_map(
+                f"{case_id}_samples", probs[: self.save_samples].argmax(1).float(), geometry
+            )
+        score = image_score(
+            umaps[settings.ood_map], method=settings.ood_score, prediction=labels[None]
+        )
+        return float(score[0])
