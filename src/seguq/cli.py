@@ -66,9 +66,23 @@ PATCH_SIDE = _int_at_least(8)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=POSITIVE,
+        help="torch CPU threads (default: the physical cores not busy with other work)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device", default="auto", help="auto (a GPU when there is one) | cpu | cuda[:N]"
+    )
+    parser.add_argument(
+        "--precision", default="auto", help="auto (bf16/fp16 mixed where fast) | 32 | bf16 | 16"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,8 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--rater", help="annotators per training item: random | first | all")
     train.add_argument("--devices", type=POSITIVE)
     train.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
-    train.add_argument("--accelerator", help="cpu | gpu | auto")
-    train.add_argument("--threads", type=POSITIVE, help="torch CPU threads (default: all cores)")
+    train.add_argument("--accelerator", help="auto (default: a GPU when there is one) | cpu | gpu")
+    train.add_argument(
+        "--precision", help="auto (default: bf16/fp16 mixed where fast) | 32 | bf16 | 16"
+    )
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     _add_common(train)
 
@@ -132,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--seed", type=NON_NEGATIVE, default=0, help="random seed of the samples (default 0)"
     )
-    predict.add_argument("--threads", type=POSITIVE, help="torch CPU threads")
+    _add_device(predict)
     predict.add_argument(
         "--resume",
         action="store_true",
@@ -148,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--domains", type=_csv_list)
     evaluate.add_argument("--label-map")
     evaluate.add_argument("--ood-data", help="prediction folder or source of OOD images")
+    evaluate.add_argument(
+        "--device", default="auto", help="for --ood-data sources: auto | cpu | cuda[:N]"
+    )
     _add_common(evaluate)
 
     bench = sub.add_parser("benchmark", help="run a benchmark protocol (YAML file, or lodo)")
@@ -156,7 +175,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--data-root", type=Path, help="YAML protocol: overrides its data_root")
     bench.add_argument("--no-report", action="store_true", help="YAML protocol: no report.html")
-    bench.add_argument("--threads", type=POSITIVE, help="torch CPU threads")
     bench.add_argument("--data", help="data source with several domains")
     bench.add_argument(
         "--methods",
@@ -179,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="held-out domain's split to test ('all': every labelled case)",
     )
     bench.add_argument("--label-map")
+    bench.add_argument("--device", help="auto (default) | cpu | cuda: training and prediction")
+    bench.add_argument("--precision", help="auto (default) | 32 | bf16 | 16")
     _add_common(bench)
 
     demo = sub.add_parser("demo", help="synthetic data -> train -> predict -> evaluate")
@@ -223,6 +243,7 @@ def _train_overrides(args: argparse.Namespace) -> dict:
         "devices": args.devices,
         "strategy": args.strategy,
         "accelerator": args.accelerator,
+        "precision": args.precision,
         "threads": args.threads,
         "progress": False if args.no_progress else None,
     }
@@ -236,6 +257,7 @@ def _train_overrides(args: argparse.Namespace) -> dict:
 def _budget_overrides(args: argparse.Namespace) -> dict:
     """`seguq benchmark`'s run-config options that were given, as nested overrides."""
     from seguq.data.sources import parse_label_map
+    from seguq.devices import accelerator_for
 
     overrides = {
         "data": {
@@ -243,7 +265,13 @@ def _budget_overrides(args: argparse.Namespace) -> dict:
             "patch_size": list(args.patch_size) if args.patch_size else None,
             "label_map": parse_label_map(args.label_map) if args.label_map else None,
         },
-        "train": {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch},
+        "train": {
+            "epochs": args.epochs,
+            "steps_per_epoch": args.steps_per_epoch,
+            "threads": args.threads,
+            "precision": args.precision,
+            "accelerator": accelerator_for(args.device) if args.device else None,
+        },
     }
     overrides = {k: {n: v for n, v in d.items() if v is not None} for k, d in overrides.items()}
     return {k: v for k, v in overrides.items() if v}
@@ -254,10 +282,6 @@ def _benchmark(args: argparse.Namespace) -> None:
     from seguq.benchmark.variants import parse_variants
     from seguq.config import load_config
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     if args.protocol != "lodo":
         from seguq.benchmark.cli import benchmark_protocol
 
@@ -328,6 +352,10 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command not in ("train", "benchmark"):  # those two pass it to every training
+        from seguq.devices import set_threads
+
+        set_threads(args.threads)
     if args.command == "train":
         _train(args)
     elif args.command == "predict":
@@ -350,6 +378,8 @@ def _run(args: argparse.Namespace) -> int:
             per_level=args.per_level,
             seed=args.seed,
             threads=args.threads,
+            device=args.device,
+            precision=args.precision,
             overwrite=args.overwrite,
             resume=args.resume,
             progress=not args.no_progress,
@@ -372,6 +402,7 @@ def _run(args: argparse.Namespace) -> int:
             domains=args.domains,
             label_map=label_map,
             ood_data=args.ood_data,
+            device=args.device,
             overwrite=args.overwrite,
             progress=not args.no_progress,
         )

@@ -74,9 +74,9 @@ class TrainConfig:
     seed: int = 0
     devices: int = 1
     strategy: str = "auto"
-    accelerator: str = "cpu"
-    precision: str = "32-true"
-    threads: int = 0  # torch CPU threads; 0 = torch's default (all cores)
+    accelerator: str = "auto"  # a GPU when there is one
+    precision: str = "auto"  # bf16 mixed where fast, fp16 mixed on other GPUs, else 32-bit
+    threads: int = 0  # torch CPU threads; 0 = the free physical cores (seguq.devices)
     progress: bool = True
 
 

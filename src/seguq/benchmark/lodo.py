@@ -27,6 +27,7 @@ from seguq.benchmark.tables import (
 from seguq.benchmark.variants import Variant
 from seguq.config import RunConfig
 from seguq.data.sources import Source, load_source
+from seguq.devices import device_for
 from seguq.engine.evaluate import evaluate
 from seguq.engine.output_folder import resumable_output, source_inputs
 from seguq.engine.predict import predict
@@ -165,6 +166,7 @@ def _run_job(
         domains=[fold.test_domain],
         maps=[],
         save_probs=False,
+        device=device_for(config.train.accelerator),
         overwrite=True,
         reuse=True,
         progress=False,

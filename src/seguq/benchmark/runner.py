@@ -34,6 +34,7 @@ from seguq.benchmark.stages import (
 from seguq.benchmark.summary import summarise, write_results
 from seguq.benchmark.variants import Variant
 from seguq.config import RunConfig, load_config
+from seguq.devices import device_for
 from seguq.engine.evaluate import read_scores
 from seguq.metrics.ood import ood_scores
 
@@ -152,6 +153,7 @@ def _run_one(
             save_probs=labelled,
             save_samples=save,
             per_level=labelled and variant.method in HIERARCHICAL,
+            device=device_for(config.train.accelerator),
         )
         by_id = read_scores(pred_dir)
         scores = [by_id[i] for i in sorted(by_id)]  # id order: pairs the methods' scores

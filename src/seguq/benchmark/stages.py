@@ -86,6 +86,7 @@ def predict_set(
     save_probs: bool,
     save_samples: int = 0,
     per_level: bool = False,
+    device: str = "auto",
 ) -> dict:
     """Predict one set, or reuse a finished folder holding every case (and the samples asked for).
 
@@ -107,6 +108,7 @@ def predict_set(
         save_probs=save_probs,
         save_samples=save_samples,
         per_level=per_level,
+        device=device,
         overwrite=True,
         reuse=True,
         progress=False,

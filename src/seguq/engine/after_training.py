@@ -11,7 +11,8 @@ import torch
 from seguq.data.arrays import load_case, match_channels
 from seguq.data.case import Case
 from seguq.data.sources import Source
-from seguq.engine.case_sampling import sample_case
+from seguq.devices import accelerator_device
+from seguq.engine.case_sampling import Inference, sample_case
 from seguq.engine.checkpoint import load_method, read_checkpoint, save_checkpoint
 from seguq.engine.ood_reference import OODReference
 from seguq.methods import Method
@@ -25,20 +26,16 @@ def finish_run(run_dir: Path, source: Source, val_cases: list[Case]) -> None:
     method = load_method(best)
     config = method.config
     images = [_image(case, source, method) for case in val_cases]
+    device = accelerator_device(config.train.accelerator)
+    inference = Inference.for_run(config, device, config.train.precision)
+    method.to(device)
     if config.method.calibrate:
-        method.temperature.fill_(_fit(method, images, config.data.slice_axis, config.train.seed))
+        method.temperature.fill_(_fit(method, images, inference, config.train.seed))
         info = read_checkpoint(best)["info"]
         save_checkpoint(method, best, **info, temperature=float(method.temperature))
     scores = []
     for image, _ in images:
-        probs = sample_case(
-            method.sample,
-            image,
-            None,
-            slice_axis=config.data.slice_axis,
-            patch_size=config.data.patch_size,
-            overlap=config.predict.overlap,
-        )
+        probs = sample_case(method.sample, image, None, inference)
         batch = probs[:, None]
         umap = compute_maps(batch, [config.predict.ood_map])[config.predict.ood_map]
         labels = mean_probs(batch).argmax(1)
@@ -55,17 +52,20 @@ def _image(case: Case, source: Source, method: Method) -> tuple[np.ndarray, np.n
 
 @torch.no_grad()
 def _fit(
-    method: Method, images: list[tuple[np.ndarray, np.ndarray]], slice_axis: int, seed: int
+    method: Method,
+    images: list[tuple[np.ndarray, np.ndarray]],
+    inference: Inference,
+    seed: int,
 ) -> float:
-    """Temperature minimising the NLL of the method's logits on the validation pixels."""
-    from seguq.data.arrays import to_slices
+    """Temperature minimising the NLL of the method's logits on the validation pixels (logits
+    stitched over the same windows as prediction)."""
+
+    def logit_sampler(x: torch.Tensor, n: int | None = None) -> torch.Tensor:
+        return method.logits(x).float().unsqueeze(0)
 
     logits, labels = [], []
     for image, mask in images:
-        planes = to_slices(image, slice_axis) if image.ndim == 4 else [image]
-        masks = to_slices(mask[None], slice_axis) if image.ndim == 4 else [mask[None]]
-        for plane, lab in zip(planes, masks, strict=True):
-            out = method.logits(torch.from_numpy(np.ascontiguousarray(plane))[None])
-            logits.append(out.movedim(1, -1).reshape(-1, out.shape[1]))
-            labels.append(torch.from_numpy(np.ascontiguousarray(lab[0])).reshape(-1))
+        out = sample_case(logit_sampler, image, 1, inference, normalise=False)[0]  # (K, *spatial)
+        logits.append(out.reshape(out.shape[0], -1).T)
+        labels.append(torch.from_numpy(np.ascontiguousarray(mask)).reshape(-1))
     return fit_temperature(torch.cat(logits), torch.cat(labels), max_samples=500_000, seed=seed)

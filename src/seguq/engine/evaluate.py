@@ -76,6 +76,7 @@ def evaluate(
     domains: Sequence[str] | None = None,
     label_map: dict[int, int] | None = None,
     ood_data: str | Path | None = None,
+    device: str = "auto",
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict:
@@ -162,7 +163,7 @@ def evaluate(
         }
     if ood_data is not None:
         result["ood"] = ood_detection(
-            pred_dir, info, [scores[c.id] for c in cases if c.id in scores], ood_data
+            pred_dir, info, [scores[c.id] for c in cases if c.id in scores], ood_data, device
         )
     _write(out_file, result, rows)
     return result
@@ -204,7 +205,13 @@ def _accumulate_ambiguity(
     accumulator.update(np.rint(samples).astype(np.int64), annotations, total)
 
 
-def ood_detection(pred_dir: Path, info: dict, in_scores: list[float], ood_data: str | Path) -> dict:
+def ood_detection(
+    pred_dir: Path,
+    info: dict,
+    in_scores: list[float],
+    ood_data: str | Path,
+    device: str = "auto",
+) -> dict:
     """OOD AUROC/AUPR/FPR95 of the image score: this folder's cases vs an OOD set.
 
     `ood_data` is either a prediction folder (its scores.csv is used) or a data source, which is
@@ -224,6 +231,9 @@ def ood_detection(pred_dir: Path, info: dict, in_scores: list[float], ood_data: 
                 samples=info.get("samples") or None,
                 maps=[],
                 save_probs=False,
+                seed=int(info.get("seed", 0)),
+                device=device,
+                precision=info.get("precision", "auto"),
                 progress=False,
             )
             out_scores = list(read_scores(Path(tmp) / "pred").values())

@@ -22,7 +22,8 @@ from seguq.data.arrays import match_channels, normalize_intensity
 from seguq.data.case import select_cases
 from seguq.data.io import atomic_write, read_image
 from seguq.data.sources import load_source
-from seguq.engine.case_sampling import sample_case
+from seguq.devices import set_threads
+from seguq.engine.case_sampling import Inference, sample_case
 from seguq.engine.case_writer import CaseWriter
 from seguq.engine.checkpoint import load_method, resolve_model
 from seguq.engine.ood_reference import OODReference, load_reference
@@ -79,6 +80,8 @@ def predict(
     per_level: bool = False,
     seed: int = 0,
     threads: int | None = None,
+    device: str = "auto",
+    precision: str = "auto",
     overwrite: bool = False,
     resume: bool = False,
     reuse: bool = False,
@@ -110,14 +113,15 @@ def predict(
         raise SeguqError(f"--save-samples: expected a number >= 0, got {save_samples}")
     if not 0 <= seed <= MAX_SEED:
         raise SeguqError(f"--seed: expected an integer in 0..{MAX_SEED}, got {seed}")
-    if threads is not None:
-        if threads < 1:
-            raise SeguqError(f"--threads: expected a positive number, got {threads}")
-        torch.set_num_threads(threads)
+    if threads is not None and threads < 1:
+        raise SeguqError(f"--threads: expected a positive number, got {threads}")
+    set_threads(threads)
     map_names = parse_maps(maps)
     checkpoint = resolve_model(Path(model))
     method = load_method(checkpoint)
     config = method.config
+    inference = Inference.for_run(config, device, precision)
+    method.to(inference.device)
     if per_level and not method.level_names:
         raise SeguqError(f"--per-level: method '{config.method.name}' has no hierarchical levels")
     reference = load_reference(checkpoint)
@@ -152,6 +156,8 @@ def predict(
         "ood_percentile": percentile,
         "per_level": per_level,
         "seed": seed,
+        "device": inference.device.type,
+        "precision": inference.precision,
     }
     folder = OutputFolder(
         Path(out),
@@ -166,15 +172,14 @@ def predict(
         return PredictResult(folder.path, folder.path / "scores.csv", len(cases))
     done = _claim(folder, settings, overwrite=overwrite, resume=resume or reuse)
     writer = CaseWriter(folder.path, map_names, save_probs, save_samples, float_format)
+    job = _Job(samples, config, inference, writer, reference, percentile, per_level)
     todo = [case for case in cases if case.id not in done]
     if done and progress:
         log.warning("%s: resuming, %d of %d cases already done", folder.path, len(done), len(cases))
     try:
         for case in tqdm(todo, desc="predict", unit="case", disable=not progress):
             torch.manual_seed(case_seed(seed, case.id))
-            row = _predict_case(
-                method, case, samples, config, writer, reference, percentile, per_level
-            )
+            row = _predict_case(method, case, job)
             record_finished(folder.path, row)
             done[case.id] = row
     except BaseException:
@@ -195,6 +200,8 @@ def predict(
             "probabilities": save_probs,
             "float_format": float_format,
             "seed": seed,
+            "device": str(inference.device),
+            "precision": inference.precision,
             "ood": {
                 "score": config.predict.ood_score,
                 "map": config.predict.ood_map,
@@ -242,50 +249,49 @@ def _claim(
     return {}
 
 
-def _predict_case(
-    method,
-    case,
-    samples: int | None,
-    config: RunConfig,
-    writer: CaseWriter,
-    reference: OODReference | None,
-    percentile: float,
-    per_level: bool,
-) -> dict[str, object]:
+@dataclass(frozen=True)
+class _Job:
+    """What every case of one prediction shares."""
+
+    samples: int | None
+    config: RunConfig
+    inference: Inference
+    writer: CaseWriter
+    reference: OODReference | None
+    percentile: float
+    per_level: bool
+
+
+def _predict_case(method, case, job: _Job) -> dict[str, object]:
     """Write one case's outputs; returns its scores.csv row."""
     raw, geometry = read_image(case.images)
-    image = match_channels(normalize_intensity(raw), config.data.in_channels, case.image)
-    probs = _sample(method.sample, image, samples, config, shared_noise=method.image_level_latent)
-    score = writer.write(case.id, probs, geometry, config.predict)
+    image = match_channels(normalize_intensity(raw), job.config.data.in_channels, case.image)
+    probs = _sample(
+        method.sample, image, job.samples, job.inference, shared_noise=method.image_level_latent
+    )
+    score = job.writer.write(case.id, probs, geometry, job.config.predict)
     if method.auxiliary_map_names:
-        aux = _sample(_auxiliary_sampler(method), image, 1, config, normalise=False)[0]
+        aux = _sample(_auxiliary_sampler(method), image, 1, job.inference, normalise=False)[0]
         for name, values in zip(method.auxiliary_map_names, aux, strict=True):
-            writer.write_map(f"{case.id}_{name}", values, geometry)
-    if per_level:
+            job.writer.write_map(f"{case.id}_{name}", values, geometry)
+    if job.per_level:
         for level in method.level_names:
             sampler = partial(method.sample_level, level=level)
-            level_probs = _sample(sampler, image, samples, config)
-            writer.write_maps(f"{case.id}_{level}", level_probs, geometry)
-    return _score_row(case.id, case.domain, score, reference, percentile, probs.shape[0])
+            level_probs = _sample(sampler, image, job.samples, job.inference)
+            job.writer.write_maps(f"{case.id}_{level}", level_probs, geometry)
+    return _score_row(case.id, case.domain, probs.shape[0], score, job)
 
 
 def _sample(
     sampler,
     image: np.ndarray,
     samples: int | None,
-    config: RunConfig,
+    inference: Inference,
     normalise: bool = True,
     shared_noise: bool = False,
 ) -> torch.Tensor:
     return sample_case(
-        sampler,
-        image,
-        samples,
-        slice_axis=config.data.slice_axis,
-        patch_size=config.data.patch_size,
-        overlap=config.predict.overlap,
-        normalise=normalise,
-        shared_noise=shared_noise,
+        sampler, image, samples, inference, normalise=normalise, shared_noise=shared_noise
     )
 
 
@@ -295,20 +301,15 @@ def _auxiliary_sampler(method):
 
 
 def _score_row(
-    case_id: str,
-    domain: str,
-    score: float,
-    reference: OODReference | None,
-    percentile: float,
-    samples: int,
+    case_id: str, domain: str, samples: int, score: float, job: _Job
 ) -> dict[str, object]:
     row: dict[str, object] = {"id": case_id, "domain": domain, "score": score, "samples": samples}
-    if reference is None:
+    if job.reference is None:
         row.update(percentile="", ood="")
     else:
         row.update(
-            percentile=round(reference.percentile_of(score), 2),
-            ood=str(score > reference.threshold(percentile)).lower(),
+            percentile=round(job.reference.percentile_of(score), 2),
+            ood=str(score > job.reference.threshold(job.percentile)).lower(),
         )
     return row
 

@@ -63,7 +63,11 @@ class SegmentationTask(L.LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         # The method's single best guess, through the same sliding window as prediction.
         probs = sample_image(
-            _deterministic_sampler(self.method), batch["image"], 1, self.patch_size
+            _deterministic_sampler(self.method),
+            batch["image"],
+            1,
+            self.patch_size,
+            device=self.device,  # Lightning's autocast already covers this step
         )[0]
         for pred, label in zip(probs.argmax(1), batch["label"], strict=True):
             self._val_scores.append(hard_dice(pred.cpu(), label.cpu(), self.method.num_classes))
@@ -84,6 +88,6 @@ def _deterministic_sampler(method: Method):
     """`Method.logits` as a sampler (S = 1), for validation."""
 
     def sample(x: torch.Tensor, n: int | None = None) -> torch.Tensor:
-        return torch.softmax(method.logits(x) / method.temperature, dim=1).unsqueeze(0)
+        return torch.softmax(method.logits(x).float() / method.temperature, dim=1).unsqueeze(0)
 
     return sample

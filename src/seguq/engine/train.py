@@ -23,6 +23,7 @@ from seguq.data.case import Case
 from seguq.data.io import atomic_write
 from seguq.data.slices import PatchDataset, SliceDataset, SliceSet, load_slices
 from seguq.data.sources import Source, load_source
+from seguq.devices import accelerator_device, resolve_precision, set_threads
 from seguq.engine.checkpoint import save_checkpoint
 from seguq.engine.metrics_log import MetricsLog, read_metrics
 from seguq.engine.output_folder import OutputFolder, source_inputs
@@ -93,8 +94,9 @@ def fit_method(
     """
     config = method.config
     data, opt = config.data, config.train
-    if opt.threads > 0:
-        torch.set_num_threads(opt.threads)  # fewer threads than cores helps on a busy machine
+    device = accelerator_device(opt.accelerator)
+    precision = resolve_precision(opt.precision, device)
+    set_threads(opt.threads, processes=opt.devices if device.type == "cpu" else 1)
     L.seed_everything(opt.seed, workers=True, verbose=False)
     train_slices = load_slices(
         source, train_cases, slice_axis=data.slice_axis, in_channels=data.in_channels
@@ -145,7 +147,7 @@ def fit_method(
         accelerator=opt.accelerator,
         devices=opt.devices,
         strategy=opt.strategy,
-        precision=opt.precision,
+        precision=precision,
         deterministic=False,
         logger=MetricsLog(run_dir / "logs", completed_epoch=completed_epoch),
         callbacks=[

@@ -7,12 +7,14 @@ that subclasses `Method` and registers itself with `@register("name")`.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import torch
 from torch import nn
 
 from seguq.config import RunConfig
+from seguq.devices import chunk_for_memory
 from seguq.errors import SeguqError
 
 Batch = dict[str, torch.Tensor]
@@ -92,6 +94,16 @@ class Method(nn.Module):
         """
         raise SeguqError(f"method '{self.name}' has no hierarchical levels to sample one by one")
 
+    def sample_chunk_size(self, x: torch.Tensor, configured: int, cpu_chunk: int) -> int:
+        """Samples decoded per batch: `configured` when > 0; else `cpu_chunk` on the CPU and,
+        on a GPU, as many as half its free memory holds (a decoded sample of x keeps about 32
+        bytes per pixel and first-level channel)."""
+        if configured > 0:
+            return configured
+        pixels = x.shape[0] * math.prod(x.shape[2:])
+        per_sample = 32.0 * pixels * self.config.net.widths[0]
+        return chunk_for_memory(x.device, per_sample, cpu_chunk)
+
     @torch.no_grad()
     def sample(self, x: torch.Tensor, n: int | None = None) -> torch.Tensor:
         """S samples of class probabilities.
@@ -104,7 +116,7 @@ class Method(nn.Module):
             (S, B, K, H, W) probabilities summing to 1 over K.
         """
         n = n or self.default_samples
-        logits = self.logit_samples(x, n)
+        logits = self.logit_samples(x, n).float()
         return torch.softmax(logits / self.temperature, dim=2)
 
 

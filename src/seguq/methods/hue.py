@@ -39,7 +39,7 @@ DEFAULTS = {
     "levels": "all",  # "all", "coarse", "fine", or a list of skip indices (0 = finest)
     "posterior": "shared",
     "posterior_input": "image_label",
-    "sample_chunk": 0,  # samples decoded per batch; 0 = auto (2 on CPU, 16 on GPU)
+    "sample_chunk": 0,  # samples decoded per batch; 0 = auto (2 on CPU, by free memory on GPU)
     # Fraction of training images decoded from prior instead of posterior samples (0 = the
     # specification's objective): the decoder then also learns from the latents it sees at
     # inference. 0.5 closed the Dice gap to the U-Net on JSRT and vessels (docs/HUE.md).
@@ -242,7 +242,7 @@ class HUE(Method):
             i: torch.randn(n, *prior[i][0].shape, device=x.device, dtype=x.dtype) for i in sampled
         }
         # Small chunks are fastest on CPU (cache-sized activations); GPUs want large batches.
-        chunk = self.sample_chunk or (2 if x.device.type == "cpu" else 16)
+        chunk = self.sample_chunk_size(x, self.sample_chunk, cpu_chunk=2)
         outputs = []
         for start in range(0, n, chunk):
             s = min(chunk, n - start)

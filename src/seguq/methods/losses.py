@@ -32,6 +32,7 @@ def ce_dice_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         logits: (B, K, H, W).
         labels: (B, H, W) int64.
     """
+    logits = logits.float()  # losses in 32-bit under mixed precision
     return F.cross_entropy(logits, labels) + soft_dice_loss(logits.softmax(1), labels)
 
 

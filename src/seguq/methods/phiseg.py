@@ -60,7 +60,7 @@ DEFAULTS = {
     "kl_weights": "equal",  # "equal" | "exponential" (4 ** l) | a list of L numbers, finest first
     "kl_scale": "pixels",  # "pixels": KL / image pixels (paper balance); "image": KL per image
     "deep_supervision": True,  # CE + Dice on every level's accumulated logits (equal weights)
-    "sample_chunk": 0,  # samples per batch through the likelihood; 0 = auto (2 on CPU, 16 on GPU)
+    "sample_chunk": 0,  # samples per batch through the likelihood; 0 = auto (2 on CPU, memory)
 }
 
 
@@ -234,7 +234,7 @@ class PHiSeg(Method):
             )
             for i in sorted(sampled)
         }
-        chunk = self.sample_chunk or (2 if x.device.type == "cpu" else 16)
+        chunk = self.sample_chunk_size(x, self.sample_chunk, cpu_chunk=2)
         outputs = []
         for start in range(0, n, chunk):
             s = min(chunk, n - start)

@@ -114,8 +114,8 @@ class PixelwiseUncertainty(Method):
         """Mean logits (B, K, H, W) and logit log-variance (B, 1, H, W)."""
         x_pad, (h, w) = self.net.pad(x)
         features = self.net.decode(self.net.encode(x_pad))
-        mu = self.net.head(features)[..., :h, :w]
-        log_var = self.variance_head(features)[..., :h, :w].clamp(-10.0, 10.0)
+        mu = self.net.head(features)[..., :h, :w].float()  # 32-bit under mixed precision
+        log_var = self.variance_head(features)[..., :h, :w].float().clamp(-10.0, 10.0)
         return mu, log_var
 
     def _uncertainty(

@@ -52,7 +52,7 @@ DEFAULTS = {
     "warmup_steps": 0,  # linear warm-up of beta over this many steps; 0 = none (the paper)
     "fcomb_layers": 3,  # 1x1 convolutions after cat(features, z), the last one to K
     "kl_scale": "pixels",  # "pixels": KL / image pixels (paper balance); "image": KL per image
-    "sample_chunk": 0,  # samples through fcomb per batch; 0 = auto (8 on CPU, 32 on GPU)
+    "sample_chunk": 0,  # samples through fcomb per batch; 0 = auto (8 on CPU, memory on GPU)
     # Upper bound of log sigma of the prior and posterior (3.0: the shared heads' own bound).
     "max_log_sigma": 3.0,
 }
@@ -239,7 +239,7 @@ class ProbUNet(Method):
         b = x.shape[0]
         # All noise is drawn up front so that chunking does not change the samples.
         noise = torch.randn(n, *mu.shape, device=x.device, dtype=mu.dtype)
-        chunk = self.sample_chunk or (8 if x.device.type == "cpu" else 32)
+        chunk = self.sample_chunk_size(x, self.sample_chunk, cpu_chunk=8)
         outputs = []
         for start in range(0, n, chunk):
             z = mu + torch.exp(log_sigma) * noise[start : start + chunk]  # (s, B, L)

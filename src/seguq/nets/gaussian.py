@@ -29,6 +29,10 @@ class GaussianHead(nn.Module):
 def gaussian_kl(
     mu_q: torch.Tensor, log_sigma_q: torch.Tensor, mu_p: torch.Tensor, log_sigma_p: torch.Tensor
 ) -> torch.Tensor:
-    """KL(q || p) of diagonal Gaussians, elementwise (same shape as the inputs), >= 0."""
+    """KL(q || p) of diagonal Gaussians, elementwise (same shape as the inputs), >= 0; in
+    32-bit whatever the inputs' precision."""
+    mu_q, log_sigma_q, mu_p, log_sigma_p = (
+        t.float() for t in (mu_q, log_sigma_q, mu_p, log_sigma_p)
+    )
     var_q, var_p = torch.exp(2 * log_sigma_q), torch.exp(2 * log_sigma_p)
     return log_sigma_p - log_sigma_q + (var_q + (mu_q - mu_p) ** 2) / (2 * var_p) - 0.5
