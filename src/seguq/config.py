@@ -28,11 +28,23 @@ class DataConfig:
     val_fraction: float = 0.2  # used when the source has no `val_split`
     label_map: dict[int, int] | None = None
     class_names: list[str] | None = None
+    dims: int = 2  # the network's spatial dimensions: 2 (volumes cut into slices) or 3
     slice_axis: int = 2  # spatial axis along which 3D volumes are cut into 2D slices
-    patch_size: list[int] = field(default_factory=lambda: [128, 128])
+    # Resample to this spacing (one value per spatial axis of the input; 2D images have 1 px);
+    # [] keeps every case on its own grid. Outputs are restored to the input's grid.
+    target_spacing: list[float] = field(default_factory=list)
+    normalization: str = "zscore"  # "zscore" per image and channel | "ct" (clip + global stats)
+    ct_stats: list[float] = field(default_factory=list)  # "ct": [low, high, mean, std]
+    patch_size: list[int] = field(default_factory=lambda: [128, 128])  # one side per dims
     batch_size: int = 8
+    foreground_fraction: float = 0.33  # patches centred on a foreground voxel of a random class
     augment: bool = True  # random flips of the training patches
-    intensity_augment: str = "none"  # "none" | "domain" (domain-randomising intensity transforms)
+    flip_axes: list[int] | None = None  # patch axes that may be flipped; None = all
+    rotation: float = 0.0  # random rotation up to this many degrees (0 = none)
+    scaling: list[float] = field(default_factory=list)  # random zoom range, e.g. [0.7, 1.4]
+    # "none" | "standard" (brightness, contrast, gamma, noise, blur) | "domain" (stronger,
+    # domain-randomising transforms)
+    intensity_augment: str = "none"
     rater: str = "random"  # annotators a training item carries: "random", "first" or "all"
     # Filled in from the data when training starts; saved so that prediction can check its input.
     in_channels: int = 0
@@ -41,7 +53,7 @@ class DataConfig:
 
 @dataclass
 class NetConfig:
-    """The 2D U-Net backbone."""
+    """The U-Net backbone (2D or 3D, as `data.dims`)."""
 
     widths: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
     norm: str = "instance"  # "instance" | "batch" | "group" | "none"
@@ -77,6 +89,8 @@ class TrainConfig:
     accelerator: str = "auto"  # a GPU when there is one
     precision: str = "auto"  # bf16 mixed where fast, fp16 mixed on other GPUs, else 32-bit
     threads: int = 0  # torch CPU threads; 0 = the free physical cores (seguq.devices)
+    patience: int = 0  # stop when validation Dice has not improved for this many epochs; 0 = never
+    min_delta: float = 0.001  # the improvement of validation Dice that counts
     progress: bool = True
 
 

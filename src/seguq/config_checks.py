@@ -14,7 +14,8 @@ from seguq.errors import SeguqError
 
 NORMS = ("instance", "batch", "group", "none")
 DROPOUT_PLACEMENTS = ("decoder", "encoder", "all", "bottleneck")
-INTENSITY_AUGMENTS = ("none", "domain")
+INTENSITY_AUGMENTS = ("none", "standard", "domain")
+NORMALIZATIONS = ("zscore", "ct")
 RATERS = ("random", "first", "all")
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
 PRECISIONS = ("auto", "32", "32-true", "16", "16-mixed", "bf16", "bf16-mixed")
@@ -73,9 +74,13 @@ def _positive_list(minimum: int, length: int | None = None) -> tuple[Callable[[A
 
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.val_fraction": fraction(),
+    "data.dims": one_of((2, 3)),
     "data.slice_axis": one_of(SPATIAL_AXES),
-    "data.patch_size": _positive_list(MIN_PATCH, 2),
+    "data.patch_size": _positive_list(MIN_PATCH),
     "data.batch_size": at_least(1),
+    "data.normalization": one_of(NORMALIZATIONS),
+    "data.foreground_fraction": fraction(closed_high=True),
+    "data.rotation": (lambda v: _number(v) and 0 <= v <= 180, "a number of degrees in [0, 180]"),
     "data.intensity_augment": one_of(INTENSITY_AUGMENTS),
     "data.rater": one_of(RATERS),
     "data.in_channels": at_least(0),
@@ -96,6 +101,8 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.accelerator": one_of(ACCELERATORS),
     "train.precision": one_of(PRECISIONS),
     "train.threads": at_least(0),
+    "train.patience": at_least(0),
+    "train.min_delta": at_least(0, integer=False),
     "predict.ood_score": one_of(OOD_SCORES),
     "predict.ood_map": one_of(OOD_MAPS),
     "predict.ood_percentile": (lambda v: _number(v) and 0 < v < 100, "a number in (0, 100)"),
@@ -125,8 +132,48 @@ def check_config(config: Any, origin: str = "config") -> None:
                 f"{origin}: data.label_map must map integer mask values to class indices >= 0, "
                 f"got {raw!r}: {index!r}"
             )
+    _check_data_lists(config.data, origin)
     scales = config.method.tta_intensity
     if not all(_number(s) and s > 0 for s in scales):
         raise SeguqError(
             f"{origin}: method.tta_intensity must be a list of finite numbers > 0, got {scales!r}"
+        )
+
+
+def _check_data_lists(data: Any, origin: str) -> None:
+    """The list-valued data settings: their lengths follow `data.dims`."""
+    if len(data.patch_size) != data.dims:
+        raise SeguqError(
+            f"{origin}: data.patch_size must have {data.dims} sides (data.dims {data.dims}), "
+            f"got {data.patch_size!r}"
+        )
+    if not all(_number(s) and s > 0 for s in data.target_spacing) or len(data.target_spacing) > 3:
+        raise SeguqError(
+            f"{origin}: data.target_spacing must be [] or up to 3 numbers > 0, got "
+            f"{data.target_spacing!r}"
+        )
+    if data.flip_axes is not None and not all(
+        _integer(a) and 0 <= a < data.dims for a in data.flip_axes
+    ):
+        raise SeguqError(
+            f"{origin}: data.flip_axes must list patch axes 0..{data.dims - 1}, got "
+            f"{data.flip_axes!r}"
+        )
+    scaling = data.scaling
+    if scaling and not (
+        len(scaling) == 2
+        and all(_number(s) and s > 0 for s in scaling)
+        and scaling[0] <= scaling[1]
+    ):
+        raise SeguqError(
+            f"{origin}: data.scaling must be [] or [low, high] with 0 < low <= high, got "
+            f"{scaling!r}"
+        )
+    stats = data.ct_stats
+    if data.normalization == "ct" and not (
+        len(stats) == 4 and all(_number(s) for s in stats) and stats[0] < stats[1] and stats[3] > 0
+    ):
+        raise SeguqError(
+            f"{origin}: data.ct_stats must be [low, high, mean, std] (low < high, std > 0) with "
+            f"data.normalization ct, got {stats!r}"
         )

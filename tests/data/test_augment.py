@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from seguq.data.augment import intensity_augmentation
-from seguq.data.slices import PatchDataset, SliceSet
+from seguq.data.items import ItemSet
+from seguq.data.patches import PatchDataset
 from seguq.errors import SeguqError
 
 
@@ -10,7 +11,7 @@ def test_domain_randomisation_changes_images_not_masks():
     rng = np.random.default_rng(0)
     image = rng.normal(size=(3, 32, 32)).astype(np.float32)
     labels = (rng.random((1, 32, 32)) > 0.5).astype(np.int64)
-    slices = SliceSet([image], [labels], ["a"], ["site1"])
+    slices = ItemSet([image], [labels], ["a"], ["site1"])
     plain = PatchDataset(slices, [32, 32], augment=False, seed=0)
     mixed = PatchDataset(
         slices,

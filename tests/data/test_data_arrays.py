@@ -5,13 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seguq.data.arrays import (
-    from_slices,
-    load_case,
-    match_channels,
-    normalize_intensity,
-    to_slices,
-)
+from seguq.data.arrays import from_slices, load_case, to_slices
+from seguq.data.preprocess import match_channels, normalize_intensity
 from seguq.data.sources import load_source
 from seguq.errors import SeguqError
 

@@ -1,16 +1,15 @@
-"""A case loaded into arrays for a 2D network: normalised image, class-index masks, slicing."""
+"""A case loaded into arrays on its own grid (z-scored image, class-index masks), and slicing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from seguq.data.case import Case
 from seguq.data.io import Geometry, check_same_shape, read_image, read_mask, to_classes
+from seguq.data.preprocess import normalize_intensity
 from seguq.data.sources import Source
-from seguq.errors import SeguqError
 
 
 @dataclass
@@ -28,23 +27,6 @@ class CaseArrays:
     image: np.ndarray
     masks: np.ndarray | None
     geometry: Geometry
-
-
-def normalize_intensity(image: np.ndarray) -> np.ndarray:
-    """Z-score each channel over the whole image (a constant channel becomes zeros).
-
-    Args:
-        image: `(C, *spatial)` intensities.
-
-    Returns:
-        float32 `(C, *spatial)`; a new array.
-    """
-    data = np.asarray(image, dtype=np.float64)  # float64: raw MRI values reach 1e6
-    axes = tuple(range(1, data.ndim))
-    mean = data.mean(axis=axes, keepdims=True)
-    std = data.std(axis=axes, keepdims=True)
-    scale = np.where(std > 0, std, 1.0)
-    return ((data - mean) / scale).astype(np.float32)
 
 
 def load_case(case: Case, source: Source) -> CaseArrays:
@@ -71,32 +53,6 @@ def load_case(case: Case, source: Source) -> CaseArrays:
             layers.append(to_classes(raw, source.label_map, path))
         masks = np.stack(layers, axis=0)
     return CaseArrays(case=case, image=normalize_intensity(image), masks=masks, geometry=geometry)
-
-
-def match_channels(image: np.ndarray, channels: int, path: Path | str) -> np.ndarray:
-    """Convert an image to the channel count a network expects.
-
-    3 -> 1 by the channel mean, 1 -> 3 by repeating; equal counts pass unchanged.
-
-    Args:
-        image: `(C, *spatial)`.
-        channels: the wanted C.
-        path: the image file, for the message.
-
-    Returns:
-        `(channels, *spatial)`, same dtype.
-
-    Raises:
-        SeguqError: any other conversion (e.g. 4 -> 3, 2 -> 1).
-    """
-    have = image.shape[0]
-    if have == channels:
-        return image
-    if have == 3 and channels == 1:
-        return image.mean(axis=0, keepdims=True).astype(image.dtype)
-    if have == 1 and channels == 3:
-        return np.repeat(image, 3, axis=0)
-    raise SeguqError(f"{path}: image has {have} channels, the model expects {channels}")
 
 
 def _check_volume(array: np.ndarray, axis: int) -> None:

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 
 from seguq.data.arrays import from_slices, to_slices
+from seguq.data.io import Geometry
+from seguq.data.preprocess import Preprocessing
 from seguq.devices import resolve_device, resolve_precision
 from seguq.engine.sampling import Sampler, sample_image
 from seguq.errors import SeguqError
@@ -28,6 +30,7 @@ class Inference:
         slice_axis: for a 2D model on volumes, the spatial axis (0..2) slices are cut along.
         device: where the model runs (its outputs come back to the CPU).
         precision: a resolved Lightning precision ("32-true", "bf16-mixed", "16-mixed").
+        preprocessing: how raw images become network input and outputs return to their grid.
     """
 
     patch_size: Sequence[int]
@@ -35,6 +38,7 @@ class Inference:
     slice_axis: int = 2
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     precision: str = "32-true"
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
 
     @property
     def spatial_dims(self) -> int:
@@ -53,6 +57,7 @@ class Inference:
             slice_axis=config.data.slice_axis,
             device=chosen,
             precision=resolve_precision(precision, chosen),
+            preprocessing=Preprocessing.of(config.data),
         )
 
 
@@ -103,3 +108,32 @@ def sample_case(
     slices = list(probs.movedim(1, 0).flatten(1, 2).numpy())  # each (S*K, h, w)
     stacked = from_slices(slices, inference.slice_axis)  # (S*K, X, Y, Z)
     return torch.from_numpy(stacked).reshape(s, -1, *stacked.shape[1:])
+
+
+def sample_input(
+    sampler: Sampler,
+    raw: np.ndarray,
+    geometry: Geometry,
+    n: int | None,
+    inference: Inference,
+    *,
+    path: str = "",
+    normalise: bool = True,
+    shared_noise: bool = False,
+) -> torch.Tensor:
+    """`sample_case` on a raw image: preprocessed (channels, spacing, intensities) as the run
+    was trained, sampled, and restored to the input's grid.
+
+    Args:
+        raw: (C, *spatial) intensities as read.
+        geometry: the input's geometry.
+        path: the image file, for messages.
+
+    Returns:
+        (S, K, *geometry.shape) float32 on the CPU.
+    """
+    image = inference.preprocessing.image(raw, geometry, path)
+    probs = sample_case(
+        sampler, image, n, inference, normalise=normalise, shared_noise=shared_noise
+    )
+    return inference.preprocessing.restore(probs, geometry, normalise=normalise)

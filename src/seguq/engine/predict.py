@@ -12,18 +12,16 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from seguq.config import RunConfig
 from seguq.config_checks import MAX_SEED
-from seguq.data.arrays import match_channels, normalize_intensity
 from seguq.data.case import select_cases
 from seguq.data.io import atomic_write, read_image
 from seguq.data.sources import load_source
 from seguq.devices import set_threads
-from seguq.engine.case_sampling import Inference, sample_case
+from seguq.engine.case_sampling import Inference, sample_input
 from seguq.engine.case_writer import CaseWriter
 from seguq.engine.checkpoint import load_method, resolve_model
 from seguq.engine.ood_reference import OODReference, load_reference
@@ -265,34 +263,21 @@ class _Job:
 def _predict_case(method, case, job: _Job) -> dict[str, object]:
     """Write one case's outputs; returns its scores.csv row."""
     raw, geometry = read_image(case.images)
-    image = match_channels(normalize_intensity(raw), job.config.data.in_channels, case.image)
-    probs = _sample(
-        method.sample, image, job.samples, job.inference, shared_noise=method.image_level_latent
-    )
+
+    def sample(sampler, n, **options) -> torch.Tensor:
+        return sample_input(sampler, raw, geometry, n, job.inference, path=case.image, **options)
+
+    probs = sample(method.sample, job.samples, shared_noise=method.image_level_latent)
     score = job.writer.write(case.id, probs, geometry, job.config.predict)
     if method.auxiliary_map_names:
-        aux = _sample(_auxiliary_sampler(method), image, 1, job.inference, normalise=False)[0]
+        aux = sample(_auxiliary_sampler(method), 1, normalise=False)[0]
         for name, values in zip(method.auxiliary_map_names, aux, strict=True):
             job.writer.write_map(f"{case.id}_{name}", values, geometry)
     if job.per_level:
         for level in method.level_names:
-            sampler = partial(method.sample_level, level=level)
-            level_probs = _sample(sampler, image, job.samples, job.inference)
+            level_probs = sample(partial(method.sample_level, level=level), job.samples)
             job.writer.write_maps(f"{case.id}_{level}", level_probs, geometry)
     return _score_row(case.id, case.domain, probs.shape[0], score, job)
-
-
-def _sample(
-    sampler,
-    image: np.ndarray,
-    samples: int | None,
-    inference: Inference,
-    normalise: bool = True,
-    shared_noise: bool = False,
-) -> torch.Tensor:
-    return sample_case(
-        sampler, image, samples, inference, normalise=normalise, shared_noise=shared_noise
-    )
 
 
 def _auxiliary_sampler(method):

@@ -12,19 +12,30 @@ from seguq.engine.sampling import sample_image
 from seguq.methods.base import Method
 
 
-def hard_dice(pred: torch.Tensor, label: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Mean Dice over the foreground classes of one image (empty vs empty counts as 1).
+def class_counts(pred: torch.Tensor, label: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """True positives, false positives and false negatives per foreground class.
 
     Args:
-        pred: (H, W) int64 predicted classes.
-        label: (H, W) int64 true classes.
+        pred: (*spatial) int64 predicted classes (2D or 3D).
+        label: (*spatial) int64 true classes.
+
+    Returns:
+        (K - 1, 3) int64: [tp, fp, fn] for classes 1..K-1.
     """
-    scores = []
+    rows = []
     for k in range(1, num_classes):
         p, t = pred == k, label == k
-        denominator = p.sum() + t.sum()
-        scores.append(torch.ones(()) if denominator == 0 else 2 * (p & t).sum() / denominator)
-    return torch.stack(scores).float().mean()
+        rows.append(torch.stack([(p & t).sum(), (p & ~t).sum(), (~p & t).sum()]))
+    return torch.stack(rows)
+
+
+def pooled_dice(counts: torch.Tensor) -> torch.Tensor:
+    """Dice per class from (K - 1, 3) counts pooled over the validation set (a class absent
+    from both predictions and labels scores 1). Pooling, as nnU-Net's pseudo-Dice, keeps the
+    many empty slices of a volume from counting as perfect images."""
+    tp, fp, fn = counts.double().unbind(1)
+    denominator = 2 * tp + fp + fn
+    return torch.where(denominator > 0, 2 * tp / denominator.clamp_min(1), torch.ones_like(tp))
 
 
 class SegmentationTask(L.LightningModule):
@@ -38,6 +49,7 @@ class SegmentationTask(L.LightningModule):
         weight_decay: float,
         epochs: int,
         patch_size: Sequence[int],
+        class_names: Sequence[str] | None = None,
     ):
         super().__init__()
         self.method = method
@@ -45,7 +57,8 @@ class SegmentationTask(L.LightningModule):
         self.weight_decay = weight_decay
         self.epochs = epochs
         self.patch_size = list(patch_size)
-        self._val_scores: list[torch.Tensor] = []
+        self.class_names = list(class_names or [])
+        self._val_counts: torch.Tensor | None = None
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         # The global step lets a method schedule its loss (e.g. a KL warm-up) without state.
@@ -70,13 +83,21 @@ class SegmentationTask(L.LightningModule):
             device=self.device,  # Lightning's autocast already covers this step
         )[0]
         for pred, label in zip(probs.argmax(1), batch["label"], strict=True):
-            self._val_scores.append(hard_dice(pred.cpu(), label.cpu(), self.method.num_classes))
+            counts = class_counts(pred.cpu(), label.cpu(), self.method.num_classes)
+            self._val_counts = counts if self._val_counts is None else self._val_counts + counts
 
     def on_validation_epoch_end(self) -> None:
-        if self._val_scores:
-            score = torch.stack(self._val_scores).mean().to(self.device)
-            self.log("val_dice", score, prog_bar=True, sync_dist=True)
-        self._val_scores = []
+        if self._val_counts is None:
+            return
+        counts = self._val_counts.to(self.device)
+        if self.trainer.world_size > 1:
+            counts = self.all_gather(counts).sum(0)
+        dice = pooled_dice(counts).float()
+        self.log("val_dice", dice.mean(), prog_bar=True)
+        names = self.class_names[1:] or [f"class{k}" for k in range(1, len(dice) + 1)]
+        for name, value in zip(names, dice, strict=False):
+            self.log(f"val_dice_{name}", value, prog_bar=len(dice) > 1)
+        self._val_counts = None
 
     def configure_optimizers(self):
         optimiser = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)

@@ -12,7 +12,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, EarlyStopping
 from torch.utils.data import DataLoader, RandomSampler
 
 from seguq.config import RunConfig, load_config, save_config
@@ -21,7 +21,9 @@ from seguq.data.arrays import load_case
 from seguq.data.augment import intensity_augmentation
 from seguq.data.case import Case
 from seguq.data.io import atomic_write
-from seguq.data.slices import PatchDataset, SliceDataset, SliceSet, load_slices
+from seguq.data.items import ItemDataset, ItemSet, load_items
+from seguq.data.patches import PatchDataset
+from seguq.data.preprocess import Preprocessing
 from seguq.data.sources import Source, load_source
 from seguq.devices import accelerator_device, resolve_precision, set_threads
 from seguq.engine.checkpoint import save_checkpoint
@@ -98,20 +100,22 @@ def fit_method(
     precision = resolve_precision(opt.precision, device)
     set_threads(opt.threads, processes=opt.devices if device.type == "cpu" else 1)
     L.seed_everything(opt.seed, workers=True, verbose=False)
-    train_slices = load_slices(
-        source, train_cases, slice_axis=data.slice_axis, in_channels=data.in_channels
-    )
-    val_slices = load_slices(
-        source, val_cases, slice_axis=data.slice_axis, in_channels=data.in_channels
-    )
-    check_patch_size(data.patch_size, train_slices)
+    preprocessing = Preprocessing.of(data)
+    layout = {"dims": data.dims, "slice_axis": data.slice_axis}
+    train_items = load_items(source, train_cases, preprocessing, **layout)
+    val_items = load_items(source, val_cases, preprocessing, **layout)
+    check_patch_size(data.patch_size, train_items)
     length = opt.steps_per_epoch * data.batch_size if opt.steps_per_epoch else None
-    length = max(length or len(train_slices), data.batch_size)
+    length = max(length or len(train_items), data.batch_size)
     patches = PatchDataset(
-        train_slices,
+        train_items,
         data.patch_size,
         length=length,
         augment=data.augment,
+        flip_axes=data.flip_axes,
+        rotation=data.rotation,
+        scaling=data.scaling,
+        foreground_fraction=data.foreground_fraction,
         rater=data.rater,
         seed=opt.seed,
         intensity=intensity_augmentation(data.intensity_augment),
@@ -127,7 +131,7 @@ def fit_method(
         drop_last=False,
         generator=torch.Generator(),
     )
-    val_loader = DataLoader(SliceDataset(val_slices), batch_size=1, generator=torch.Generator())
+    val_loader = DataLoader(ItemDataset(val_items), batch_size=1, generator=torch.Generator())
     folder = run_dir / "checkpoints"
     saver = _SaveMethod(folder)
     resume_ckpt = folder / "resume.ckpt"
@@ -137,6 +141,7 @@ def fit_method(
         weight_decay=opt.weight_decay,
         epochs=opt.epochs,
         patch_size=data.patch_size,
+        class_names=data.class_names,
     )
     ckpt = str(resume_ckpt) if resume and resume_ckpt.is_file() else None
     completed_epoch = check_resume_checkpoint(resume_ckpt, task) if ckpt else None
@@ -154,6 +159,7 @@ def fit_method(
             ResumeCheckpoint(resume_ckpt),
             EpochSeeds(opt.seed, shuffle, patches),
             saver,
+            *_early_stopping(opt),
         ],
         enable_checkpointing=False,
         enable_progress_bar=opt.progress,
@@ -167,18 +173,34 @@ def fit_method(
     return saver.best
 
 
-def check_patch_size(patch_size: list[int], slices: SliceSet) -> None:
+def _early_stopping(opt) -> list[Callback]:
+    """Stop when validation Dice has not improved by `min_delta` for `patience` epochs."""
+    if opt.patience <= 0:
+        return []
+    return [
+        EarlyStopping(
+            monitor="val_dice", mode="max", patience=opt.patience, min_delta=opt.min_delta
+        )
+    ]
+
+
+def check_patch_size(patch_size: list[int], items: ItemSet) -> None:
     """Refuse a patch far larger than every training image: it would be almost all padding
     (and a 4096-pixel patch on 256-pixel images takes gigabytes in one step).
 
     Raises:
         SeguqError: a patch side above twice the largest image side on that axis.
     """
-    largest = [max(image.shape[1 + axis] for image in slices.images) for axis in range(2)]
+    largest = items.largest_shape
+    if len(largest) != len(patch_size):
+        raise SeguqError(
+            f"data.patch_size {list(patch_size)} has {len(patch_size)} sides, the training "
+            f"items have {len(largest)} axes"
+        )
     if any(p > 2 * max(n, MIN_PATCH) for p, n in zip(patch_size, largest, strict=True)):
         raise SeguqError(
             f"data.patch_size {list(patch_size)} is far larger than the largest training image "
-            f"({largest[0]} x {largest[1]}); use at most {[2 * n for n in largest]}"
+            f"({' x '.join(map(str, largest))}); use at most {[2 * n for n in largest]}"
         )
 
 

@@ -3,11 +3,12 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from seguq.data.slices import PatchDataset, SliceSet
+from seguq.data.items import ItemSet
+from seguq.data.patches import PatchDataset
 from seguq.errors import SeguqError
 
 
-def _slices() -> SliceSet:
+def _slices() -> ItemSet:
     """Two 8x8 slices: one with 3 annotators, one with a single annotator.
 
     The image holds the pixel index, so that every mask can be checked against the crop; rater r
@@ -16,7 +17,7 @@ def _slices() -> SliceSet:
     index = np.arange(64, dtype=np.float32).reshape(1, 8, 8)
     three = np.stack([(index[0] % (r + 2) == 0) for r in range(3)]).astype(np.int64)
     one = (index % 5 == 0).astype(np.int64)
-    return SliceSet([index, index.copy()], [three, one], ["a", "b"], ["site1", "site1"])
+    return ItemSet([index, index.copy()], [three, one], ["a", "b"], ["site1", "site1"])
 
 
 def test_rater_all_gives_every_mask_cropped_and_flipped_with_the_image():
