@@ -85,41 +85,74 @@ def _add_device(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_plan_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dims", type=int, choices=(2, 3), help="2 (slices of volumes) or 3 (a 3D network)"
+    )
+    parser.add_argument(
+        "--patience", type=NON_NEGATIVE, help="early stopping after N epochs without progress"
+    )
+    parser.add_argument(
+        "--minutes",
+        type=_float_in(0.0),
+        default=25.0,
+        help="training time the plan sizes its budget to (default 25)",
+    )
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options `train` and `plan` share: what to train on and how."""
+    parser.add_argument(
+        "--data", help="CSV manifest, data folder, or 'synthetic' (not needed with --resume)"
+    )
+    parser.add_argument("--method", help="deterministic | mc_dropout | ensemble | tta | ...")
+    parser.add_argument("--config", type=Path, help="YAML config (command-line options win)")
+    parser.add_argument("--epochs", type=POSITIVE)
+    parser.add_argument("--steps-per-epoch", type=NON_NEGATIVE, help="0: one pass over the data")
+    parser.add_argument("--batch-size", type=POSITIVE)
+    parser.add_argument(
+        "--patch-size", type=PATCH_SIDE, nargs="+", metavar="N", help="2 or 3 sides"
+    )
+    parser.add_argument("--lr", type=_float_in(0.0))
+    parser.add_argument("--seed", type=NON_NEGATIVE)
+    parser.add_argument("--members", type=POSITIVE, help="ensemble size")
+    parser.add_argument("--train-domains", type=_csv_list, help="comma-separated domains")
+    parser.add_argument("--val-domains", type=_csv_list, help="comma-separated domains")
+    parser.add_argument("--train-split", help="split used for training (default: train)")
+    parser.add_argument("--val-split", help="split used for validation (default: val)")
+    parser.add_argument("--label-map", help="raw mask value -> class, e.g. 0:0,255:1")
+    parser.add_argument("--calibrate", action="store_true", help="fit a temperature on validation")
+    parser.add_argument(
+        "--intensity-augment", help="none | standard | domain (domain-randomising transforms)"
+    )
+    parser.add_argument("--rater", help="annotators per training item: random | first | all")
+    parser.add_argument("--devices", type=POSITIVE)
+    parser.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
+    parser.add_argument("--accelerator", help="auto (default: a GPU when there is one) | cpu | gpu")
+    parser.add_argument(
+        "--precision", help="auto (default: bf16/fp16 mixed where fast) | 32 | bf16 | 16"
+    )
+    _add_plan_options(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `seguq` argument parser."""
     parser = _Parser(prog="seguq", description="Uncertainty-aware medical image segmentation.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    train = sub.add_parser("train", help="train a method on a data source")
-    train.add_argument(
-        "--data", help="CSV manifest, data folder, or 'synthetic' (not needed with --resume)"
-    )
+    train = sub.add_parser("train", help="train a method on a data source (planned from it)")
     train.add_argument("--out", required=True, type=Path, help="run folder to create")
-    train.add_argument("--method", help="deterministic | mc_dropout | ensemble | tta | ...")
-    train.add_argument("--config", type=Path, help="YAML config (command-line options win)")
-    train.add_argument("--epochs", type=POSITIVE)
-    train.add_argument("--steps-per-epoch", type=NON_NEGATIVE, help="0: one pass over the data")
-    train.add_argument("--batch-size", type=POSITIVE)
-    train.add_argument("--patch-size", type=PATCH_SIDE, nargs=2, metavar=("H", "W"))
-    train.add_argument("--lr", type=_float_in(0.0))
-    train.add_argument("--seed", type=NON_NEGATIVE)
-    train.add_argument("--members", type=POSITIVE, help="ensemble size")
-    train.add_argument("--train-domains", type=_csv_list, help="comma-separated domains")
-    train.add_argument("--val-domains", type=_csv_list, help="comma-separated domains")
-    train.add_argument("--train-split", help="split used for training (default: train)")
-    train.add_argument("--val-split", help="split used for validation (default: val)")
-    train.add_argument("--label-map", help="raw mask value -> class, e.g. 0:0,255:1")
-    train.add_argument("--calibrate", action="store_true", help="fit a temperature on validation")
-    train.add_argument("--intensity-augment", help="none | domain (domain-randomising transforms)")
-    train.add_argument("--rater", help="annotators per training item: random | first | all")
-    train.add_argument("--devices", type=POSITIVE)
-    train.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
-    train.add_argument("--accelerator", help="auto (default: a GPU when there is one) | cpu | gpu")
-    train.add_argument(
-        "--precision", help="auto (default: bf16/fp16 mixed where fast) | 32 | bf16 | 16"
-    )
+    _add_run_options(train)
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    train.add_argument(
+        "--no-plan", action="store_true", help="train the config as given (nothing planned)"
+    )
     _add_common(train)
+
+    plan = sub.add_parser("plan", help="print the plan for a data source (and why)")
+    plan.add_argument("--out", type=Path, help="also write the planned config to this YAML file")
+    _add_run_options(plan)
+    _add_common(plan)
 
     predict = sub.add_parser("predict", help="predict masks, probabilities and uncertainty")
     predict.add_argument("--model", required=True, type=Path, help="run folder or checkpoint")
@@ -233,6 +266,7 @@ def _train_overrides(args: argparse.Namespace) -> dict:
         "label_map": parse_label_map(args.label_map) if args.label_map else None,
         "intensity_augment": args.intensity_augment,
         "rater": args.rater,
+        "dims": args.dims,
     }
     method = {"name": args.method, "members": args.members, "calibrate": args.calibrate or None}
     train = {
@@ -245,6 +279,7 @@ def _train_overrides(args: argparse.Namespace) -> dict:
         "accelerator": args.accelerator,
         "precision": args.precision,
         "threads": args.threads,
+        "patience": args.patience,
         "progress": False if args.no_progress else None,
     }
     sections = {"data": data, "method": method, "train": train}
@@ -325,21 +360,27 @@ def _config_names_data(path: Path | None) -> bool:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from seguq.config import load_config
+    from seguq.config import RunConfig, load_config, merge_nested, read_config_file
     from seguq.engine.run_folder import is_worker_process
     from seguq.engine.train import train
 
     if args.resume and args.overwrite:
         raise SeguqError("train: --resume and --overwrite exclude each other")
     saved = args.out / "config.yaml"
-    if args.resume and args.config is None and saved.is_file():
-        # A resumed run starts from its own config; options given again must agree with it.
+    plan = None
+    if (args.resume or is_worker_process()) and args.config is None and saved.is_file():
+        # A resumed run (and every DDP worker) starts from the run's own config; options
+        # given again must agree with it.
         config = load_config(saved, _train_overrides(args))
     else:
-        config = load_config(args.config, _train_overrides(args))
-        if args.data is None and not _config_names_data(args.config):
+        user = merge_nested(read_config_file(args.config), _train_overrides(args))
+        if not (user.get("data") or {}).get("source"):
             raise SeguqError("train: --data is required (a manifest, a data folder or 'synthetic')")
-    result = train(config, args.out, overwrite=args.overwrite, resume=args.resume)
+        if args.no_plan:
+            config = RunConfig.from_dict(user)
+        else:
+            config, plan = _plan(user, args)
+    result = train(config, args.out, overwrite=args.overwrite, resume=args.resume, plan=plan)
     if is_worker_process():
         return
     if result.label_map_note and not args.resume:
@@ -351,6 +392,38 @@ def _train(args: argparse.Namespace) -> None:
     )
 
 
+def _plan(user: dict, args: argparse.Namespace, *, quiet: bool = False):
+    """Plan the run from the data and this machine, printing one line per decision."""
+    from seguq.config import RunConfig
+    from seguq.devices import accelerator_device, default_threads
+    from seguq.plan import Machine, plan_run
+
+    base = RunConfig.from_dict(user)
+    machine = Machine(
+        device=accelerator_device(base.train.accelerator).type,
+        threads=base.train.threads or default_threads(),
+        budget_minutes=args.minutes,
+    )
+    config, plan = plan_run(user, machine=machine)
+    if not quiet:
+        print(f"plan ({machine.device}, {machine.threads} threads, {args.minutes:g} minutes):")
+        for line in plan.lines():
+            print(f"  {line}")
+    return config, plan
+
+
+def _plan_command(args: argparse.Namespace) -> None:
+    from seguq.config import merge_nested, read_config_file
+
+    user = merge_nested(read_config_file(args.config), _train_overrides(args))
+    config, plan = _plan(user, args)
+    if args.out:
+        from seguq.config import save_config
+
+        save_config(config, args.out)
+        print(f"config: {args.out}")
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command not in ("train", "benchmark"):  # those two pass it to every training
         from seguq.devices import set_threads
@@ -358,6 +431,8 @@ def _run(args: argparse.Namespace) -> int:
         set_threads(args.threads)
     if args.command == "train":
         _train(args)
+    elif args.command == "plan":
+        _plan_command(args)
     elif args.command == "predict":
         from seguq.engine.predict import predict
 

@@ -189,23 +189,33 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> R
     Raises:
         SeguqError: the file is missing, is not YAML, holds unknown keys or values out of range.
     """
-    raw: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise SeguqError(f"{path}: config file not found")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as error:
-            first = str(error).splitlines()[0]
-            raise SeguqError(f"{path}: not valid YAML ({first})") from error
-        if not isinstance(raw, dict):
-            raise SeguqError(
-                f"{path}: expected a mapping of sections (data, net, method, train, predict) at "
-                f"the top level, got a {type(raw).__name__}"
-            )
-    merged = merge_nested(raw, overrides or {})
+    merged = merge_nested(read_config_file(path), overrides or {})
     return RunConfig.from_dict(merged, origin=str(path) if path else "config")
+
+
+def read_config_file(path: Path | None) -> dict[str, Any]:
+    """The nested values a YAML config file sets ({} for None).
+
+    Raises:
+        SeguqError: the file is missing, is not YAML, or is not a mapping of sections.
+    """
+    if path is None:
+        return {}
+    path = Path(path)
+    if not path.is_file():
+        raise SeguqError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        first = str(error).splitlines()[0]
+        raise SeguqError(f"{path}: not valid YAML ({first})") from error
+    if not isinstance(raw, dict):
+        raise SeguqError(
+            f"{path}: expected a mapping of sections (data, net, method, train, predict) at "
+            f"the top level, got a {type(raw).__name__}"
+        )
+    RunConfig.from_dict(raw, origin=str(path))  # every key and value checked, naming the file
+    return raw
 
 
 def merge_nested(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

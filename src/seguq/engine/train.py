@@ -8,6 +8,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -213,7 +214,12 @@ def _previous_best(path: Path) -> float:
 
 
 def train(
-    config: RunConfig, out: Path, *, overwrite: bool = False, resume: bool = False
+    config: RunConfig,
+    out: Path,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    plan: Any = None,
 ) -> TrainResult:
     """Train the configured method on the configured data and store the run in `out`.
 
@@ -229,6 +235,8 @@ def train(
             complete, restored if it fails).
         resume: continue an interrupted run in `out` from its last finished epoch; `config`
             must be the run's own (threads and progress may differ).
+        plan: the `seguq.plan.Plan` that made `config`, saved in the run (plan.json with every
+            decision and its reason, fingerprint.json).
 
     Raises:
         SeguqError: bad data, config or option; an existing run folder without `overwrite` or
@@ -261,6 +269,8 @@ def train(
         folder.reuse()
     else:
         folder.claim(overwrite=overwrite)
+    if plan is not None and not is_worker_process():
+        plan.save(out)
     try:
         best = _fit_and_finish(method, source, train_cases, val_cases, out, resume=resume)
     except BaseException:

@@ -55,7 +55,7 @@ from seguq.data.sources.multisite import (
     read_fundus,
     read_prostate,
 )
-from seguq.data.sources.nnunet import is_nnunet_folder, read_nnunet
+from seguq.data.sources.nnunet import is_nnunet_folder, read_modalities, read_nnunet
 from seguq.errors import SeguqError
 
 __all__ = ["Source", "load_source", "parse_label_map"]
@@ -197,4 +197,5 @@ def load_source(
         label_map=chosen_map,
         class_names=names,
         label_map_note=note if chosen_map else "",
+        modalities=read_modalities(root) if layout == "msd" else (),
     )

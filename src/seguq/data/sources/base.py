@@ -30,6 +30,7 @@ class Source:
         label_map: raw mask value -> class index ({} when nothing is known about classes).
         class_names: class index -> name; [0] is background (() when unknown).
         label_map_note: how the label map was decided (given, the layout's, inferred from...).
+        modalities: the channels' modalities when the layout says ("CT", "MRI", ...), else ().
     """
 
     name: str
@@ -39,6 +40,7 @@ class Source:
     label_map: dict[int, int]
     class_names: tuple[str, ...]
     label_map_note: str = ""
+    modalities: tuple[str, ...] = ()
 
     @property
     def num_classes(self) -> int:

@@ -141,3 +141,16 @@ def read_nnunet(root: Path) -> tuple[list[Case], dict[int, int], tuple[str, ...]
             images = _channel_files(images_ts, case_id, ending, json_path)
             cases.append(Case(id=case_id, images=images, split="test"))
     return cases, label_map, class_names
+
+
+def read_modalities(root: Path) -> tuple[str, ...]:
+    """The channels' modalities from dataset.json ("modality" in MSD, "channel_names" in
+    nnU-Net v2), in channel order; () when it says none."""
+    dataset = _read_json(Path(root) / "dataset.json")
+    named = dataset.get("modality") or dataset.get("channel_names") or {}
+    if not isinstance(named, dict):
+        return ()
+    try:
+        return tuple(str(named[key]) for key in sorted(named, key=lambda k: int(k)))
+    except (TypeError, ValueError):
+        return ()
