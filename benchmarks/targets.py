@@ -11,6 +11,7 @@ Protocols (held-out cases never seen in training, validation, or early stopping)
 - vessels: DRIVE train -> DRIVE test, Dice inside the field of view; CHASE_DB1 reported (whole
   image and inside its field of view, computed from its own image as the fundus area).
 
+The real data is read from ../shared/data beside the repository ($SEGUQ_DATA overrides).
 Nothing but the data, the method, the seed and the threads is chosen here: every other value
 comes from `seguq.plan` for this machine. Writes OUT/results.json (plan, timings, Dice per class
 and case) and prints a summary line.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -35,7 +37,7 @@ from seguq.plan import Machine, plan_run
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine as machine_info  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(os.environ.get("SEGUQ_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def hippocampus_manifest(out: Path, seed: int = 0) -> tuple[Path, dict]:
