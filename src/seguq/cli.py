@@ -394,11 +394,11 @@ def _train(args: argparse.Namespace) -> None:
 
 def _plan(user: dict, args: argparse.Namespace, *, quiet: bool = False):
     """Plan the run from the data and this machine, printing one line per decision."""
-    from seguq.config import RunConfig
     from seguq.devices import accelerator_device, default_threads
     from seguq.plan import Machine, plan_run
+    from seguq.plan.planner import user_config
 
-    base = RunConfig.from_dict(user)
+    base = user_config(user)
     machine = Machine(
         device=accelerator_device(base.train.accelerator).type,
         threads=base.train.threads or default_threads(),

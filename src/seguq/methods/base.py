@@ -45,6 +45,7 @@ class Method(nn.Module):
         self.config = config
         self.in_channels = in_channels
         self.num_classes = num_classes
+        self.spatial_dims = config.data.dims  # 2 or 3: the network's spatial axes
         # Temperature scaling (1 = none); a buffer so it is saved with the weights.
         self.register_buffer("temperature", torch.ones(()))
 
@@ -57,7 +58,7 @@ class Method(nn.Module):
         """Training loss for a batch.
 
         Args:
-            batch: "image" (B, C, H, W) float, "label" (B, H, W) int64.
+            batch: "image" (B, C, *spatial) float, "label" (B, *spatial) int64.
 
         Returns:
             (scalar loss, named scalars to log).
@@ -65,11 +66,11 @@ class Method(nn.Module):
         raise NotImplementedError
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Deterministic logits (B, K, H, W): the method's single best guess (for validation)."""
+        """Deterministic logits (B, K, *spatial): the method's single best guess (validation)."""
         raise NotImplementedError
 
     def logit_samples(self, x: torch.Tensor, n: int) -> torch.Tensor:
-        """S = n samples of logits, (S, B, K, H, W). Methods with a fixed S may ignore n."""
+        """S = n samples of logits, (S, B, K, *spatial). Methods with a fixed S may ignore n."""
         raise NotImplementedError
 
     @property
@@ -109,11 +110,11 @@ class Method(nn.Module):
         """S samples of class probabilities.
 
         Args:
-            x: (B, C, H, W) normalised images.
+            x: (B, C, *spatial) normalised images (2 or 3 spatial axes, as `spatial_dims`).
             n: number of samples S (None = the method's default).
 
         Returns:
-            (S, B, K, H, W) probabilities summing to 1 over K.
+            (S, B, K, *spatial) probabilities summing to 1 over K.
         """
         n = n or self.default_samples
         logits = self.logit_samples(x, n).float()

@@ -17,7 +17,7 @@ class Deterministic(Method):
 
     def __init__(self, config, in_channels: int, num_classes: int):
         super().__init__(config, in_channels, num_classes)
-        self.net = build_unet(config.net, in_channels, num_classes)
+        self.net = build_unet(config.net, in_channels, num_classes, spatial_dims=self.spatial_dims)
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         loss = ce_dice_loss(self.net(batch["image"]), batch["label"])

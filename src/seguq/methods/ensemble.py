@@ -19,7 +19,8 @@ class Ensemble(Method):
     def __init__(self, config, in_channels: int, num_classes: int):
         super().__init__(config, in_channels, num_classes)
         self.members = nn.ModuleList(
-            build_unet(config.net, in_channels, num_classes) for _ in range(config.method.members)
+            build_unet(config.net, in_channels, num_classes, spatial_dims=self.spatial_dims)
+            for _ in range(config.method.members)
         )
 
     @property

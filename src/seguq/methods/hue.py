@@ -31,6 +31,7 @@ from seguq.methods.base import Batch, Method, merge_options, register
 from seguq.methods.losses import ce_dice_loss, kl_regularised_loss
 from seguq.nets import UNet
 from seguq.nets.gaussian import GaussianHead, gaussian_kl
+from seguq.nets.layers import crop_to, pad_labels, repeat_batch
 
 DEFAULTS = {
     "beta": 1e-2,
@@ -116,6 +117,7 @@ class HUE(Method):
             norm=net_cfg.norm,
             dropout=net_cfg.dropout,
             dropout_placement=net_cfg.dropout_placement,
+            spatial_dims=self.spatial_dims,
         )
         # The input adapter: the first convolution also reads K label channels.
         self.net = UNet(
@@ -129,11 +131,12 @@ class HUE(Method):
             if opts["posterior"] == "separate"
             else None
         )
+        dims = self.spatial_dims
         self.prior_heads = nn.ModuleDict(
-            {str(i): GaussianHead(net_cfg.widths[i], per_level[i]) for i in self.levels}
+            {str(i): GaussianHead(net_cfg.widths[i], per_level[i], dims) for i in self.levels}
         )
         self.posterior_heads = nn.ModuleDict(
-            {str(i): GaussianHead(net_cfg.widths[i], per_level[i]) for i in self.levels}
+            {str(i): GaussianHead(net_cfg.widths[i], per_level[i], dims) for i in self.levels}
         )
 
     @property
@@ -178,20 +181,20 @@ class HUE(Method):
         stack = batch["labels"] if "labels" in batch else batch["label"].unsqueeze(1)
         r = stack.shape[1]
         labels = stack.transpose(0, 1).flatten(0, 1)  # (R * B, H, W), annotator-major
-        x_pad, (h, w) = self.net.pad(x)
-        labels_pad = F.pad(labels, (0, x_pad.shape[-1] - w, 0, x_pad.shape[-2] - h))
+        x_pad, size = self.net.pad(x)
+        labels_pad = pad_labels(labels, x_pad.shape[2:])
         features, prior = self._prior_pass(x_pad)  # once per image, shared by the annotators
-        posterior = self._posterior(x_pad.repeat(r, 1, 1, 1), labels_pad)
+        posterior = self._posterior(repeat_batch(x_pad, r), labels_pad)
         latents = {
             i: mu + torch.exp(log_sigma) * torch.randn_like(mu)
             for i, (mu, log_sigma) in posterior.items()
         }
         if self.prior_fraction > 0:
             latents = self._mix_prior_samples(latents, prior, r)
-        repeated = [f.repeat(r, 1, 1, 1) for f in features]
-        logits = self._decode(repeated, latents)[..., :h, :w].unflatten(0, (r, x.shape[0]))
+        repeated = [repeat_batch(f, r) for f in features]
+        logits = crop_to(self._decode(repeated, latents), size).unflatten(0, (r, x.shape[0]))
         segmentation = torch.stack([ce_dice_loss(logits[i], stack[:, i]) for i in range(r)]).mean()
-        prior = {i: (mu.repeat(r, 1, 1, 1), ls.repeat(r, 1, 1, 1)) for i, (mu, ls) in prior.items()}
+        prior = {i: (repeat_batch(mu, r), repeat_batch(ls, r)) for i, (mu, ls) in prior.items()}
         kls = self.kl_per_level(prior, posterior)
         kl_total = torch.stack(list(kls.values())).sum()
         return kl_regularised_loss(
@@ -210,17 +213,17 @@ class HUE(Method):
         chosen = torch.rand(first.shape[0], device=first.device) < self.prior_fraction
         mixed = {}
         for i, z in latents.items():
-            mu, log_sigma = (t.repeat(r, 1, 1, 1) for t in prior[i])
+            mu, log_sigma = (repeat_batch(t, r) for t in prior[i])
             from_prior = mu + torch.exp(log_sigma) * torch.randn_like(mu)
-            mixed[i] = torch.where(chosen[:, None, None, None], from_prior, z)
+            mixed[i] = torch.where(chosen.view(-1, *[1] * (z.ndim - 1)), from_prior, z)
         return mixed
 
     # --- inference ----------------------------------------------------------------------------
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Deterministic prediction: every latent at its prior mean."""
-        x_pad, (h, w) = self.net.pad(x)
+        x_pad, size = self.net.pad(x)
         features, prior = self._prior_pass(x_pad)
-        return self._decode(features, {i: mu for i, (mu, _) in prior.items()})[..., :h, :w]
+        return crop_to(self._decode(features, {i: mu for i, (mu, _) in prior.items()}), size)
 
     def logit_samples(
         self, x: torch.Tensor, n: int, sampled_levels: list[int] | None = None
@@ -234,7 +237,7 @@ class HUE(Method):
                 (None = all levels).
         """
         sampled = self.levels if sampled_levels is None else sampled_levels
-        x_pad, (h, w) = self.net.pad(x)
+        x_pad, size = self.net.pad(x)
         features, prior = self._prior_pass(x_pad)
         b = x.shape[0]
         # All noise is drawn up front so that chunking does not change the samples.
@@ -253,7 +256,7 @@ class HUE(Method):
                     z = z + torch.exp(log_sigma).unsqueeze(0) * noise[i][start : start + s]
                 latents[i] = z.flatten(0, 1)
             decoded = self.net.decode_samples(features, latents, s)
-            logits = self.net.head(decoded)[..., :h, :w]
+            logits = crop_to(self.net.head(decoded), size)
             outputs.append(logits.unflatten(0, (s, b)))
         return torch.cat(outputs)
 
@@ -265,4 +268,4 @@ class HUE(Method):
         logits = self.logit_samples(
             x, n or self.default_samples, [int(level.removeprefix("level"))]
         )
-        return torch.softmax(logits / self.temperature, dim=2)
+        return torch.softmax(logits.float() / self.temperature, dim=2)

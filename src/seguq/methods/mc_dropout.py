@@ -36,7 +36,11 @@ class MCDropout(Method):
     def __init__(self, config, in_channels: int, num_classes: int):
         super().__init__(config, in_channels, num_classes)
         self.net = build_unet(
-            config.net, in_channels, num_classes, dropout=config.method.mc_dropout
+            config.net,
+            in_channels,
+            num_classes,
+            dropout=config.method.mc_dropout,
+            spatial_dims=self.spatial_dims,
         )
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:

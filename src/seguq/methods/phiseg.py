@@ -42,6 +42,8 @@ Where this departs from the paper and the authors' code (github.com/baumgach/PHi
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -50,6 +52,7 @@ from seguq.methods.base import Batch, Method, merge_options, register
 from seguq.methods.losses import ce_dice_loss, kl_regularised_loss
 from seguq.methods.prob_unet import KL_SCALES, annotator_labels
 from seguq.nets.gaussian import gaussian_kl
+from seguq.nets.layers import crop_to, pad_labels, pad_to_multiple, repeat_batch
 from seguq.nets.phiseg_nets import LatentHierarchy, Likelihood
 
 DEFAULTS = {
@@ -136,9 +139,12 @@ class PHiSeg(Method):
         self.kl_per_pixel = opts["kl_scale"] == "pixels"
         self.deep_supervision = bool(opts["deep_supervision"])
         self.sample_chunk = opts["sample_chunk"]
-        self.prior = LatentHierarchy(in_channels, widths, levels, channels, norm)
-        self.posterior = LatentHierarchy(in_channels + num_classes, widths, levels, channels, norm)
-        self.likelihood = Likelihood(widths, levels, channels, num_classes, norm)
+        dims = self.spatial_dims
+        self.prior = LatentHierarchy(in_channels, widths, levels, channels, norm, dims)
+        self.posterior = LatentHierarchy(
+            in_channels + num_classes, widths, levels, channels, norm, dims
+        )
+        self.likelihood = Likelihood(widths, levels, channels, num_classes, norm, dims)
 
     @property
     def levels(self) -> int:
@@ -150,13 +156,9 @@ class PHiSeg(Method):
         """One name per latent level, finest first ("level0" = the finest latent)."""
         return [f"level{i}" for i in range(self.levels)]
 
-    def _pad(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
-        """Pad (B, C, H, W) bottom/right to a multiple of 2 ** (len(widths) - 1); old size too."""
-        h, w = x.shape[-2:]
-        ph, pw = (-h) % self.multiple, (-w) % self.multiple
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="replicate" if min(h, w) > 1 else "constant")
-        return x, (h, w)
+    def _pad(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...]]:
+        """Pad (B, C, *spatial) at the ends to multiples of 2 ** (len(widths) - 1); old size too."""
+        return pad_to_multiple(x, self.multiple)
 
     # --- training -----------------------------------------------------------------------------
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
@@ -165,16 +167,17 @@ class PHiSeg(Method):
         Averaged over annotators when "labels" is present.
 
         Args:
-            batch: "image" (B, C, H, W); "label" (B, H, W) int64, or "labels" (B, R, H, W) int64
-                for R annotators; optional "step" (scalar) for the warm-up.
+            batch: "image" (B, C, *spatial); "label" (B, *spatial) int64, or "labels"
+                (B, R, *spatial) int64 for R annotators; optional "step" (scalar) for the
+                warm-up.
         """
         x, stack = batch["image"], annotator_labels(batch)
         r, b = stack.shape[1], x.shape[0]
-        x_pad, (h, w) = self._pad(x)
-        labels = stack.transpose(0, 1).flatten(0, 1)  # (R * B, H, W), annotator-major
-        labels_pad = F.pad(labels, (0, x_pad.shape[-1] - w, 0, x_pad.shape[-2] - h))
+        x_pad, size = self._pad(x)
+        labels = stack.transpose(0, 1).flatten(0, 1)  # (R * B, *spatial), annotator-major
+        labels_pad = pad_labels(labels, x_pad.shape[2:])
         onehot = F.one_hot(labels_pad, self.num_classes).movedim(-1, 1).to(x.dtype)
-        posterior_in = torch.cat([x_pad.repeat(r, 1, 1, 1), onehot], 1)
+        posterior_in = torch.cat([repeat_batch(x_pad, r), onehot], 1)
         q, z = self.posterior.walk(
             self.posterior.encode(posterior_in),
             lambda _, mu, log_sigma: mu + torch.exp(log_sigma) * torch.randn_like(mu),
@@ -185,7 +188,7 @@ class PHiSeg(Method):
         supervised = outputs if self.deep_supervision else outputs[:1]
         segmentation = x.new_zeros(())
         for logits in supervised:
-            per_annotator = logits[..., :h, :w].unflatten(0, (r, b))
+            per_annotator = crop_to(logits, size).unflatten(0, (r, b))
             segmentation = (
                 segmentation
                 + torch.stack(
@@ -201,30 +204,31 @@ class PHiSeg(Method):
             batch,
             beta=self.beta,
             warmup_steps=self.warmup_steps,
-            kl_scale=1 / (h * w) if self.kl_per_pixel else 1.0,
+            kl_scale=1 / math.prod(size) if self.kl_per_pixel else 1.0,
             kl_levels=dict(enumerate(kls)),
         )
 
     # --- inference ----------------------------------------------------------------------------
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Deterministic prediction (B, K, H, W): every level at its prior mean."""
-        x_pad, (h, w) = self._pad(x)
+        """Deterministic prediction (B, K, *spatial): every level at its prior mean."""
+        x_pad, size = self._pad(x)
         _, means = self.prior.walk(self.prior.encode(x_pad), lambda _, mu, __: mu)
-        return self.likelihood(means)[0][..., :h, :w]
+        return crop_to(self.likelihood(means)[0], size)
 
     def logit_samples(
         self, x: torch.Tensor, n: int, sampled_levels: list[int] | None = None
     ) -> torch.Tensor:
-        """(S, B, K, H, W) logits from ancestral prior samples; the prior's encoder runs once.
+        """(S, B, K, *spatial) logits from ancestral prior samples; the prior's encoder runs
+        once.
 
         Args:
-            x: (B, C, H, W).
+            x: (B, C, *spatial).
             n: samples S.
             sampled_levels: levels drawn from their conditional prior; the others take their
                 conditional mean (None = all levels).
         """
         sampled = set(range(self.levels) if sampled_levels is None else sampled_levels)
-        x_pad, (h, w) = self._pad(x)
+        x_pad, size = self._pad(x)
         b = x.shape[0]
         features = self.prior.encode(x_pad)
         # All noise is drawn up front so that chunking does not change the samples.
@@ -246,13 +250,14 @@ class PHiSeg(Method):
                 return mu + torch.exp(log_sigma) * eps
 
             _, latents = self.prior.walk(features, draw, copies=s)
-            logits = self.likelihood(latents)[0][..., :h, :w]
+            logits = crop_to(self.likelihood(latents)[0], size)
             outputs.append(logits.unflatten(0, (s, b)))
         return torch.cat(outputs)
 
     @torch.no_grad()
     def sample_level(self, x: torch.Tensor, n: int | None, level: str) -> torch.Tensor:
-        """(S, B, K, H, W) probabilities sampling one level (`level_names`), others at the mean.
+        """(S, B, K, *spatial) probabilities sampling one level (`level_names`), the others at
+        their mean.
 
         Raises:
             SeguqError: an unknown level name.
@@ -264,4 +269,4 @@ class PHiSeg(Method):
         logits = self.logit_samples(
             x, n or self.default_samples, [int(level.removeprefix("level"))]
         )
-        return torch.softmax(logits / self.temperature, dim=2)
+        return torch.softmax(logits.float() / self.temperature, dim=2)

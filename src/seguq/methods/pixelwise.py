@@ -30,6 +30,7 @@ from seguq.methods.base import Batch, Method, merge_options, register
 from seguq.methods.losses import soft_dice_loss
 from seguq.methods.mc_dropout import dropout_active
 from seguq.nets import build_unet
+from seguq.nets.layers import conv, crop_to
 
 DEFAULTS = {
     "source": "variance",
@@ -65,10 +66,10 @@ def sampled_logit_nll(
     """Heteroscedastic classification loss, mean over pixels.
 
     Args:
-        mu: (B, K, H, W) mean logits.
-        log_var: (B, 1, H, W) logit log-variance s.
-        labels: (B, H, W) int64.
-        noise: (T, B, K, H, W) standard normal draws.
+        mu: (B, K, *spatial) mean logits.
+        log_var: (B, 1, *spatial) logit log-variance s.
+        labels: (B, *spatial) int64.
+        noise: (T, B, K, *spatial) standard normal draws.
 
     Returns:
         mean_pixels -log((1/T) sum_t softmax(mu + exp(s/2) eps_t)[y]); with zero variance this is
@@ -76,8 +77,8 @@ def sampled_logit_nll(
     """
     logits = mu.unsqueeze(0) + torch.exp(0.5 * log_var).unsqueeze(0) * noise
     log_probs = torch.log_softmax(logits, dim=2)
-    index = labels.unsqueeze(0).unsqueeze(2).expand(noise.shape[0], -1, 1, -1, -1)
-    picked = log_probs.gather(2, index).squeeze(2)  # (T, B, H, W)
+    index = labels.unsqueeze(0).unsqueeze(2).expand(noise.shape[0], -1, 1, *labels.shape[1:])
+    picked = log_probs.gather(2, index).squeeze(2)  # (T, B, *spatial)
     return -(torch.logsumexp(picked, dim=0) - math.log(noise.shape[0])).mean()
 
 
@@ -85,13 +86,14 @@ def highlight_weights(uncertainty: torch.Tensor, lambda_: float) -> torch.Tensor
     """1 + lambda * u / mean(u) per image, with no gradient into u.
 
     Args:
-        uncertainty: (B, H, W) non-negative.
+        uncertainty: (B, *spatial) non-negative.
 
     Returns:
-        (B, H, W) weights >= 1.
+        (B, *spatial) weights >= 1.
     """
     u = uncertainty.detach()
-    u = u / u.flatten(1).mean(1).clamp_min(1e-8).view(-1, 1, 1)
+    mean = u.flatten(1).mean(1).clamp_min(1e-8)
+    u = u / mean.view(-1, *[1] * (u.ndim - 1))
     return 1.0 + lambda_ * u
 
 
@@ -105,17 +107,19 @@ class PixelwiseUncertainty(Method):
         super().__init__(config, in_channels, num_classes)
         self.opts = pixelwise_options(config.method.options)
         dropout = self.opts["mc_dropout"] if self.opts["source"] == "mc_dropout" else None
-        self.net = build_unet(config.net, in_channels, num_classes, dropout=dropout)
-        self.variance_head = nn.Conv2d(config.net.widths[0], 1, 1)
+        self.net = build_unet(
+            config.net, in_channels, num_classes, dropout=dropout, spatial_dims=self.spatial_dims
+        )
+        self.variance_head = conv(self.spatial_dims, config.net.widths[0], 1, 1)
         nn.init.zeros_(self.variance_head.weight)
         nn.init.constant_(self.variance_head.bias, -4.0)  # small initial variance
 
     def mean_and_log_var(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean logits (B, K, H, W) and logit log-variance (B, 1, H, W)."""
-        x_pad, (h, w) = self.net.pad(x)
+        """Mean logits (B, K, *spatial) and logit log-variance (B, 1, *spatial)."""
+        x_pad, size = self.net.pad(x)
         features = self.net.decode(self.net.encode(x_pad))
-        mu = self.net.head(features)[..., :h, :w].float()  # 32-bit under mixed precision
-        log_var = self.variance_head(features)[..., :h, :w].float().clamp(-10.0, 10.0)
+        mu = crop_to(self.net.head(features), size).float()  # 32-bit under mixed precision
+        log_var = crop_to(self.variance_head(features), size).float().clamp(-10.0, 10.0)
         return mu, log_var
 
     def _uncertainty(
@@ -138,7 +142,7 @@ class PixelwiseUncertainty(Method):
         mu, log_var = self.mean_and_log_var(x)
         noise = torch.randn(int(self.opts["T"]), *mu.shape, device=mu.device, dtype=mu.dtype)
         unc_loss = sampled_logit_nll(mu, log_var, labels, noise)
-        ce = F.cross_entropy(mu, labels, reduction="none")  # (B, H, W)
+        ce = F.cross_entropy(mu, labels, reduction="none")  # (B, *spatial)
         if self.opts["weighting"]:
             ce = highlight_weights(self._uncertainty(x, mu, log_var), self.opts["lambda_"]) * ce
         seg = ce.mean() + soft_dice_loss(mu.softmax(1), labels)

@@ -35,6 +35,8 @@ Where this departs from the paper and the authors' code (github.com/SimonKohl/pr
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -45,6 +47,7 @@ from seguq.methods.losses import ce_dice_loss, kl_regularised_loss
 from seguq.nets import UNet
 from seguq.nets.blocks import ConvBlock
 from seguq.nets.gaussian import GaussianHead, gaussian_kl
+from seguq.nets.layers import avg_pool, conv, crop_to, pad_labels, repeat_batch
 
 DEFAULTS = {
     "latent_dim": 6,
@@ -93,8 +96,8 @@ def annotator_labels(batch: Batch) -> torch.Tensor:
 class GlobalGaussianEncoder(nn.Module):
     """Encoder -> global average pool -> axis-aligned Gaussian over a latent vector.
 
-    Input (B, C, H, W) -> (mu, log_sigma), each (B, latent_dim). One `ConvBlock` per width with
-    2x2 average pooling between levels (as the paper's VGG-style encoder).
+    Input (B, C, *spatial) -> (mu, log_sigma), each (B, latent_dim). One `ConvBlock` per width
+    with 2x average pooling between levels (as the paper's VGG-style encoder).
     """
 
     def __init__(
@@ -104,21 +107,22 @@ class GlobalGaussianEncoder(nn.Module):
         latent_dim: int,
         norm: str,
         max_log_sigma: float = 3.0,
+        dims: int = 2,
     ):
         super().__init__()
         self.max_log_sigma = max_log_sigma
         self.blocks = nn.ModuleList(
             [
-                ConvBlock(cin, cout, norm)
+                ConvBlock(cin, cout, norm, dims=dims)
                 for cin, cout in zip([in_channels, *widths[:-1]], widths, strict=True)
             ]
         )
-        self.head = GaussianHead(widths[-1], latent_dim)
+        self.head = GaussianHead(widths[-1], latent_dim, dims)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         for i, block in enumerate(self.blocks):
-            x = block(x if i == 0 else F.avg_pool2d(x, 2))
-        mu, log_sigma = self.head(x.mean((2, 3), keepdim=True))
+            x = block(x if i == 0 else avg_pool(x, 2))
+        mu, log_sigma = self.head(x.mean(tuple(range(2, x.ndim)), keepdim=True))
         return mu.flatten(1), log_sigma.clamp(max=self.max_log_sigma).flatten(1)
 
 
@@ -129,26 +133,30 @@ class Fcomb(nn.Module):
     image) and a linear map of z (a per-sample bias), so that samples share the feature part.
     """
 
-    def __init__(self, feature_channels: int, latent_dim: int, num_classes: int, layers: int):
+    def __init__(
+        self, feature_channels: int, latent_dim: int, num_classes: int, layers: int, dims: int = 2
+    ):
         super().__init__()
         first_out = feature_channels if layers > 1 else num_classes
-        self.feature_conv = nn.Conv2d(feature_channels, first_out, 1)
+        self.feature_conv = conv(dims, feature_channels, first_out, 1)
         self.latent_linear = nn.Linear(latent_dim, first_out, bias=False)
         nn.init.zeros_(self.latent_linear.weight)  # the latent's influence grows from zero
         rest: list[nn.Module] = []
         for i in range(1, layers):
             out = num_classes if i == layers - 1 else feature_channels
-            rest += [nn.ReLU(inplace=True), nn.Conv2d(feature_channels, out, 1)]
+            rest += [nn.ReLU(inplace=True), conv(dims, feature_channels, out, 1)]
         self.rest = nn.Sequential(*rest)
 
     def features_part(self, features: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) -> the feature half of the first convolution, (B, C', H, W)."""
+        """(B, C, *spatial) -> the feature half of the first convolution, (B, C', *spatial)."""
         return self.feature_conv(features)
 
     def forward(self, part: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Logits (S * B, K, H, W) for `part` (B, C', H, W) and z (S * B, L), sample-major."""
+        """Logits (S * B, K, *spatial) for `part` (B, C', *spatial) and z (S * B, L),
+        sample-major."""
         s = z.shape[0] // part.shape[0]
-        bias = self.latent_linear(z)[..., None, None].unflatten(0, (s, part.shape[0]))
+        spatial = [None] * (part.ndim - 2)
+        bias = self.latent_linear(z)[(Ellipsis, *spatial)].unflatten(0, (s, part.shape[0]))
         return self.rest((part.unsqueeze(0) + bias).flatten(0, 1))
 
 
@@ -175,18 +183,21 @@ class ProbUNet(Method):
             norm=net.norm,
             dropout=net.dropout,
             dropout_placement=net.dropout_placement,
+            spatial_dims=self.spatial_dims,
         )
         # fcomb replaces the U-Net's 1x1 head (an unused head would also break DDP).
         self.unet.head = nn.Identity()
-        cap = float(opts["max_log_sigma"])
-        self.prior = GlobalGaussianEncoder(in_channels, net.widths, self.latent_dim, net.norm, cap)
-        self.posterior = GlobalGaussianEncoder(
-            in_channels + num_classes, net.widths, self.latent_dim, net.norm, cap
+        cap, dims = float(opts["max_log_sigma"]), self.spatial_dims
+        self.prior = GlobalGaussianEncoder(
+            in_channels, net.widths, self.latent_dim, net.norm, cap, dims
         )
-        self.fcomb = Fcomb(net.widths[0], self.latent_dim, num_classes, opts["fcomb_layers"])
+        self.posterior = GlobalGaussianEncoder(
+            in_channels + num_classes, net.widths, self.latent_dim, net.norm, cap, dims
+        )
+        self.fcomb = Fcomb(net.widths[0], self.latent_dim, num_classes, opts["fcomb_layers"], dims)
 
     def _shared(self, x_pad: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        """The per-image work: fcomb's feature part (B, C', H, W) and the prior (mu, log_sigma)."""
+        """The per-image work: fcomb's feature part (B, C', *spatial) and the prior."""
         features = self.unet.decode(self.unet.encode(x_pad))
         return self.fcomb.features_part(features), self.prior(x_pad)
 
@@ -195,19 +206,20 @@ class ProbUNet(Method):
         """CE + soft Dice + beta * KL(q || p), averaged over annotators when "labels" is present.
 
         Args:
-            batch: "image" (B, C, H, W); "label" (B, H, W) int64, or "labels" (B, R, H, W) int64
-                for R annotators; optional "step" (scalar) for the warm-up.
+            batch: "image" (B, C, *spatial); "label" (B, *spatial) int64, or "labels"
+                (B, R, *spatial) int64 for R annotators; optional "step" (scalar) for the
+                warm-up.
         """
         x, stack = batch["image"], annotator_labels(batch)
         r = stack.shape[1]
-        x_pad, (h, w) = self.unet.pad(x)
-        labels = stack.transpose(0, 1).flatten(0, 1)  # (R * B, H, W), annotator-major
-        labels_pad = F.pad(labels, (0, x_pad.shape[-1] - w, 0, x_pad.shape[-2] - h))
+        x_pad, size = self.unet.pad(x)
+        labels = stack.transpose(0, 1).flatten(0, 1)  # (R * B, *spatial), annotator-major
+        labels_pad = pad_labels(labels, x_pad.shape[2:])
         part, (mu_p, log_sigma_p) = self._shared(x_pad)
         onehot = F.one_hot(labels_pad, self.num_classes).movedim(-1, 1).to(x.dtype)
-        mu_q, log_sigma_q = self.posterior(torch.cat([x_pad.repeat(r, 1, 1, 1), onehot], 1))
+        mu_q, log_sigma_q = self.posterior(torch.cat([repeat_batch(x_pad, r), onehot], 1))
         z = mu_q + torch.exp(log_sigma_q) * torch.randn_like(mu_q)
-        logits = self.fcomb(part, z)[..., :h, :w].unflatten(0, (r, x.shape[0]))
+        logits = crop_to(self.fcomb(part, z), size).unflatten(0, (r, x.shape[0]))
         segmentation = torch.stack([ce_dice_loss(logits[i], stack[:, i]) for i in range(r)]).mean()
         kl = gaussian_kl(mu_q, log_sigma_q, mu_p.repeat(r, 1), log_sigma_p.repeat(r, 1))
         kl = kl.sum(1).mean()  # per image, averaged over images and annotators
@@ -217,24 +229,24 @@ class ProbUNet(Method):
             batch,
             beta=self.beta,
             warmup_steps=self.warmup_steps,
-            kl_scale=1 / (h * w) if self.kl_per_pixel else 1.0,
+            kl_scale=1 / math.prod(size) if self.kl_per_pixel else 1.0,
         )
 
     # --- inference ----------------------------------------------------------------------------
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Deterministic prediction (B, K, H, W): z at the prior mean."""
-        x_pad, (h, w) = self.unet.pad(x)
+        """Deterministic prediction (B, K, *spatial): z at the prior mean."""
+        x_pad, size = self.unet.pad(x)
         part, (mu, _) = self._shared(x_pad)
-        return self.fcomb(part, mu)[..., :h, :w]
+        return crop_to(self.fcomb(part, mu), size)
 
     def logit_samples(self, x: torch.Tensor, n: int) -> torch.Tensor:
-        """(S, B, K, H, W) logits from S prior draws of z; the U-Net and the prior run once.
+        """(S, B, K, *spatial) logits from S prior draws of z; the U-Net and the prior run once.
 
         Args:
-            x: (B, C, H, W).
+            x: (B, C, *spatial).
             n: samples S.
         """
-        x_pad, (h, w) = self.unet.pad(x)
+        x_pad, size = self.unet.pad(x)
         part, (mu, log_sigma) = self._shared(x_pad)
         b = x.shape[0]
         # All noise is drawn up front so that chunking does not change the samples.
@@ -243,6 +255,6 @@ class ProbUNet(Method):
         outputs = []
         for start in range(0, n, chunk):
             z = mu + torch.exp(log_sigma) * noise[start : start + chunk]  # (s, B, L)
-            logits = self.fcomb(part, z.flatten(0, 1))[..., :h, :w]
+            logits = crop_to(self.fcomb(part, z.flatten(0, 1)), size)
             outputs.append(logits.unflatten(0, (z.shape[0], b)))
         return torch.cat(outputs)

@@ -9,24 +9,36 @@ from seguq.methods.base import Batch, Method, register
 from seguq.methods.losses import ce_dice_loss
 from seguq.nets import build_unet
 
-FLIPS: tuple[tuple[int, ...], ...] = ((), (-1,), (-2,), (-2, -1))
+
+def flip_sets(axes: list[int]) -> list[tuple[int, ...]]:
+    """Every combination of flips along the given patch axes, as tensor dimensions of
+    (B, C, *spatial): identity first, then the last axis (horizontal in 2D), ..."""
+    dims = [2 + a for a in sorted(axes, reverse=True)]
+    combos = [
+        tuple(d for i, d in enumerate(dims) if mask >> i & 1) for mask in range(2 ** len(dims))
+    ]
+    return [tuple(sorted(c)) for c in combos]
 
 
 @register("tta")
 class TestTimeAugmentation(Method):
     """A deterministic U-Net (trained with flip augmentation) predicted under S transforms.
 
-    The transforms are every combination of the flips (identity, horizontal, vertical, both, when
-    `method.tta_flips`) with the intensity scales in `method.tta_intensity` (plus 1.0). Intensity
-    changes act on the normalised image, so a scale c multiplies its contrast by c.
+    The transforms are every combination of the flips along the axes the model was trained to be
+    flipped along (`data.flip_axes`, default every axis; none without `data.augment`), when
+    `method.tta_flips`, with the intensity scales in `method.tta_intensity` (plus 1.0).
+    Intensity changes act on the normalised image, so a scale c multiplies its contrast by c.
     """
 
     __test__ = False  # not a pytest test class despite the name
 
     def __init__(self, config, in_channels: int, num_classes: int):
         super().__init__(config, in_channels, num_classes)
-        self.net = build_unet(config.net, in_channels, num_classes)
-        flips = FLIPS if config.method.tta_flips else ((),)
+        self.net = build_unet(config.net, in_channels, num_classes, spatial_dims=self.spatial_dims)
+        axes = config.data.flip_axes
+        axes = list(range(self.spatial_dims)) if axes is None else axes
+        trained = config.method.tta_flips and config.data.augment
+        flips = flip_sets(list(axes)) if trained else [()]
         scales = [1.0] + [float(s) for s in config.method.tta_intensity if float(s) != 1.0]
         self.transforms = [(flip, scale) for scale in scales for flip in flips]
 

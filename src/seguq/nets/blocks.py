@@ -1,44 +1,41 @@
-"""Convolution blocks shared by the backbones."""
+"""Convolution blocks shared by the backbones (2D or 3D)."""
 
 from __future__ import annotations
 
 from torch import nn
 
-from seguq.config_checks import NORMS
-from seguq.errors import SeguqError
+from seguq.nets.layers import conv, dropout, norm_layer
+
+__all__ = ["ConvBlock", "conv_unit", "norm_layer"]
 
 
-def norm_layer(kind: str, channels: int) -> nn.Module:
-    """A 2D normalisation layer by name.
-
-    Raises:
-        SeguqError: unknown normalisation name.
-    """
-    if kind == "instance":
-        return nn.InstanceNorm2d(channels, affine=True)
-    if kind == "batch":
-        return nn.BatchNorm2d(channels)
-    if kind == "group":
-        return nn.GroupNorm(min(8, channels), channels)
-    if kind == "none":
-        return nn.Identity()
-    raise SeguqError(f"net.norm: unknown normalisation '{kind}' (known: {', '.join(NORMS)})")
+def conv_unit(in_channels: int, out_channels: int, norm: str, dims: int = 2) -> nn.Sequential:
+    """One 3x3(x3) convolution, normalisation and LeakyReLU: (B, in, *s) -> (B, out, *s)."""
+    return nn.Sequential(
+        conv(dims, in_channels, out_channels, 3, padding=1, bias=norm == "none"),
+        norm_layer(norm, out_channels, dims),
+        nn.LeakyReLU(0.01, inplace=True),
+    )
 
 
 class ConvBlock(nn.Sequential):
-    """Two 3x3 convolutions, each followed by normalisation and LeakyReLU, then optional dropout.
+    """Two 3x3(x3) convolutions, each followed by normalisation and LeakyReLU, then optional
+    dropout.
 
-    Input (B, in_channels, H, W) -> output (B, out_channels, H, W).
+    Input (B, in_channels, *spatial) -> output (B, out_channels, *spatial).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, norm: str, dropout: float = 0.0):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        norm: str,
+        dropout_rate: float = 0.0,
+        dims: int = 2,
+    ):
         layers: list[nn.Module] = []
         for cin in (in_channels, out_channels):
-            layers += [
-                nn.Conv2d(cin, out_channels, 3, padding=1, bias=norm == "none"),
-                norm_layer(norm, out_channels),
-                nn.LeakyReLU(0.01, inplace=True),
-            ]
-        if dropout > 0:
-            layers.append(nn.Dropout2d(dropout))
+            layers += list(conv_unit(cin, out_channels, norm, dims))
+        if dropout_rate > 0:
+            layers.append(dropout(dropout_rate, dims))
         super().__init__(*layers)

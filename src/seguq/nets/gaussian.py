@@ -5,19 +5,22 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from seguq.nets.layers import conv
+
 LOG_SIGMA_RANGE = (-6.0, 3.0)  # keeps exp() finite and the KL bounded early in training
 
 
 class GaussianHead(nn.Module):
     """1x1 convolution from features to a per-pixel Gaussian over `latent_channels` channels.
 
-    Input (B, C, h, w) -> (mu, log_sigma), each (B, latent_channels, h, w). Initialised to the
-    standard normal (zero weights), so prior and posterior start equal and the KL starts at 0.
+    Input (B, C, *spatial) -> (mu, log_sigma), each (B, latent_channels, *spatial). Initialised
+    to the standard normal (zero weights), so prior and posterior start equal and the KL starts
+    at 0.
     """
 
-    def __init__(self, in_channels: int, latent_channels: int):
+    def __init__(self, in_channels: int, latent_channels: int, dims: int = 2):
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, 2 * latent_channels, 1)
+        self.conv = conv(dims, in_channels, 2 * latent_channels, 1)
         nn.init.zeros_(self.conv.weight)
         nn.init.zeros_(self.conv.bias)
 

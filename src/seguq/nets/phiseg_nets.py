@@ -10,26 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seguq.nets.blocks import ConvBlock, norm_layer
+from seguq.nets.blocks import ConvBlock, conv_unit
 from seguq.nets.gaussian import GaussianHead
+from seguq.nets.layers import LINEAR, avg_pool, conv, upsample
 
 Gaussian = tuple[torch.Tensor, torch.Tensor]
 # (level, mu, log_sigma) -> the latent passed on to the next finer level
 Chooser = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def conv_unit(in_channels: int, out_channels: int, norm: str) -> nn.Sequential:
-    """One 3x3 convolution, normalisation and LeakyReLU: (B, in, H, W) -> (B, out, H, W)."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=norm == "none"),
-        norm_layer(norm, out_channels),
-        nn.LeakyReLU(0.01, inplace=True),
-    )
-
-
-def upsample(x: torch.Tensor) -> torch.Tensor:
-    """Bilinear 2x upsampling, (B, C, h, w) -> (B, C, 2h, 2w)."""
-    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
 class LatentHierarchy(nn.Module):
@@ -41,28 +28,35 @@ class LatentHierarchy(nn.Module):
         levels: L latent levels, at resolutions len(widths) - L .. len(widths) - 1.
         latent_channels: channels of each latent map.
         norm: normalisation of the blocks.
+        dims: spatial dimensions (2 or 3).
     """
 
     def __init__(
-        self, in_channels: int, widths: list[int], levels: int, latent_channels: int, norm: str
+        self,
+        in_channels: int,
+        widths: list[int],
+        levels: int,
+        latent_channels: int,
+        norm: str,
+        dims: int = 2,
     ):
         super().__init__()
         self.offset = len(widths) - levels  # resolution index of latent level 0
         self.encoder = nn.ModuleList(
             [
-                ConvBlock(cin, cout, norm)
+                ConvBlock(cin, cout, norm, dims=dims)
                 for cin, cout in zip([in_channels, *widths[:-1]], widths, strict=True)
             ]
         )
         at = [widths[level + self.offset] for level in range(levels)]
         self.latent_in = nn.ModuleList(
-            [ConvBlock(latent_channels, at[level], norm) for level in range(levels - 1)]
+            [ConvBlock(latent_channels, at[level], norm, dims=dims) for level in range(levels - 1)]
         )
         self.merge = nn.ModuleList(
-            [ConvBlock(2 * at[level], at[level], norm) for level in range(levels - 1)]
+            [ConvBlock(2 * at[level], at[level], norm, dims=dims) for level in range(levels - 1)]
         )
         self.heads = nn.ModuleList(
-            [GaussianHead(at[level], latent_channels) for level in range(levels)]
+            [GaussianHead(at[level], latent_channels, dims) for level in range(levels)]
         )
 
     @property
@@ -74,14 +68,14 @@ class LatentHierarchy(nn.Module):
         """Encoder features at the latent levels, finest first.
 
         Args:
-            x: (B, in_channels, H, W), H and W multiples of 2 ** (len(widths) - 1).
+            x: (B, in_channels, *spatial), every side a multiple of 2 ** (len(widths) - 1).
 
         Returns:
-            L tensors; level l is (B, widths[l + offset], H / 2**(l + offset), W / ...).
+            L tensors; level l is (B, widths[l + offset], *spatial / 2**(l + offset)).
         """
         features = []
         for i, block in enumerate(self.encoder):
-            x = block(x if i == 0 else F.avg_pool2d(x, 2))
+            x = block(x if i == 0 else avg_pool(x, 2))
             features.append(x)
         return features[self.offset :]
 
@@ -92,7 +86,7 @@ class LatentHierarchy(nn.Module):
 
         Args:
             features: the output of `encode`, batch B.
-            choose: (level, mu, log_sigma) -> the latent of that level, (copies * B, c, h, w):
+            choose: (level, mu, log_sigma) -> the latent of that level, (copies * B, c, *s):
                 a sample, the mean, or a latent given from elsewhere (teacher forcing); the
                 next finer level is conditioned on it.
             copies: how many latent sets per image (samples or annotators), sample-major.
@@ -105,7 +99,7 @@ class LatentHierarchy(nn.Module):
         latents: list[torch.Tensor] = [None] * self.levels  # type: ignore[list-item]
         below = None
         for level in reversed(range(self.levels)):
-            feature = features[level].repeat(copies, 1, 1, 1)
+            feature = features[level].repeat(copies, *[1] * (features[level].ndim - 1))
             if below is not None:
                 z_up = self.latent_in[level](upsample(below))
                 feature = self.merge[level](torch.cat([feature, z_up], 1))
@@ -123,22 +117,29 @@ class Likelihood(nn.Module):
         latent_channels: channels of each latent map.
         num_classes: K.
         norm: normalisation of the blocks.
+        dims: spatial dimensions (2 or 3).
     """
 
     def __init__(
-        self, widths: list[int], levels: int, latent_channels: int, num_classes: int, norm: str
+        self,
+        widths: list[int],
+        levels: int,
+        latent_channels: int,
+        num_classes: int,
+        norm: str,
+        dims: int = 2,
     ):
         super().__init__()
         offset = len(widths) - levels
         self.post_z = nn.ModuleList(
             [
                 nn.Sequential(
-                    ConvBlock(latent_channels, widths[level], norm),
+                    ConvBlock(latent_channels, widths[level], norm, dims=dims),
                     # raise latent level l from resolution l + offset to resolution l
                     *[
                         nn.Sequential(
-                            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-                            conv_unit(widths[level], widths[level], norm),
+                            nn.Upsample(scale_factor=2, mode=LINEAR[dims], align_corners=False),
+                            conv_unit(widths[level], widths[level], norm, dims),
                         )
                         for _ in range(offset)
                     ],
@@ -147,23 +148,26 @@ class Likelihood(nn.Module):
             ]
         )
         self.up = nn.ModuleList(
-            [conv_unit(widths[level + 1], widths[level], norm) for level in range(levels - 1)]
+            [conv_unit(widths[level + 1], widths[level], norm, dims) for level in range(levels - 1)]
         )
         self.combine = nn.ModuleList(
-            [ConvBlock(2 * widths[level], widths[level], norm) for level in range(levels - 1)]
+            [
+                ConvBlock(2 * widths[level], widths[level], norm, dims=dims)
+                for level in range(levels - 1)
+            ]
         )
         self.heads = nn.ModuleList(
-            [nn.Conv2d(widths[level], num_classes, 1) for level in range(levels)]
+            [conv(dims, widths[level], num_classes, 1) for level in range(levels)]
         )
 
     def forward(self, latents: list[torch.Tensor]) -> list[torch.Tensor]:
         """Accumulated logits per level, finest first.
 
         Args:
-            latents: L tensors (N, latent_channels, h_l, w_l), finest first.
+            latents: L tensors (N, latent_channels, *spatial_l), finest first.
 
         Returns:
-            L tensors (N, K, H, W) at full resolution; level l's is the sum of the (nearest-
+            L tensors (N, K, *spatial) at full resolution; level l's is the sum of the (nearest-
             upsampled) head outputs of levels l .. L-1, so level 0's is the prediction.
         """
         levels = len(latents)

@@ -1,4 +1,4 @@
-"""A 2D U-Net that exposes its skip features.
+"""A U-Net (2D or 3D) that exposes its skip features.
 
 `encode` returns the features of every resolution level; `decode` fuses them back, and takes
 optional extra tensors per skip level, concatenated at the `cat([upsampled, skip])` point: that is
@@ -8,13 +8,13 @@ where stochastic skip modules (HUE) attach.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from seguq.config import NetConfig
 from seguq.config_checks import DROPOUT_PLACEMENTS as PLACEMENTS
 from seguq.errors import SeguqError
 from seguq.nets.blocks import ConvBlock
+from seguq.nets.layers import conv, conv_fn, conv_transpose, crop_to, max_pool, pad_to_multiple
 
 
 class UNet(nn.Module):
@@ -29,9 +29,10 @@ class UNet(nn.Module):
         dropout_placement: "decoder" | "encoder" | "all" | "bottleneck".
         skip_extra_channels: extra channels concatenated at each skip level (finest first), e.g.
             latent samples; None or 0 for none.
+        spatial_dims: 2 or 3.
 
-    Shapes: forward (B, C, H, W) -> logits (B, K, H, W), any H, W (padded internally to a multiple
-    of 2 ** (len(widths) - 1) and cropped back).
+    Shapes: forward (B, C, *spatial) -> logits (B, K, *spatial), any size (padded internally to
+    a multiple of 2 ** (len(widths) - 1) and cropped back).
     """
 
     def __init__(
@@ -43,8 +44,10 @@ class UNet(nn.Module):
         dropout: float = 0.0,
         dropout_placement: str = "decoder",
         skip_extra_channels: list[int] | None = None,
+        spatial_dims: int = 2,
     ):
         super().__init__()
+        dims = self.spatial_dims = spatial_dims
         if len(widths) < 2:
             raise SeguqError(f"net.widths: need at least 2 levels, got {widths}")
         if dropout_placement not in PLACEMENTS:
@@ -62,17 +65,20 @@ class UNet(nn.Module):
         self.widths = list(widths)
         self.skip_extra_channels = extras
         self.encoder = nn.ModuleList(
-            [ConvBlock(in_channels, widths[0], norm, enc_p)]
-            + [ConvBlock(widths[i - 1], widths[i], norm, enc_p) for i in range(1, depth)]
+            [ConvBlock(in_channels, widths[0], norm, enc_p, dims)]
+            + [ConvBlock(widths[i - 1], widths[i], norm, enc_p, dims) for i in range(1, depth)]
         )
-        self.bottleneck = ConvBlock(widths[depth - 1], widths[depth], norm, mid_p)
+        self.bottleneck = ConvBlock(widths[depth - 1], widths[depth], norm, mid_p, dims)
         self.up = nn.ModuleList(
-            [nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in range(depth)]
+            [conv_transpose(dims, widths[i + 1], widths[i], 2, stride=2) for i in range(depth)]
         )
         self.decoder = nn.ModuleList(
-            [ConvBlock(2 * widths[i] + extras[i], widths[i], norm, dec_p) for i in range(depth)]
+            [
+                ConvBlock(2 * widths[i] + extras[i], widths[i], norm, dec_p, dims)
+                for i in range(depth)
+            ]
         )
-        self.head = nn.Conv2d(widths[0], num_classes, 1)
+        self.head = conv(dims, widths[0], num_classes, 1)
 
     @property
     def depth(self) -> int:
@@ -83,19 +89,19 @@ class UNet(nn.Module):
         """Encoder features, finest first; the last element is the bottleneck.
 
         Args:
-            x: (B, C, H, W) with H, W multiples of 2 ** depth.
+            x: (B, C, *spatial) with every side a multiple of 2 ** depth.
             levels: compute only the first `levels` feature maps (None: all depth + 1), e.g.
                 the skip features a posterior head needs, without the bottleneck.
 
         Returns:
-            depth + 1 (or `levels`) tensors; level i has shape (B, widths[i], H / 2**i, W / 2**i).
+            depth + 1 (or `levels`) tensors; level i has shape (B, widths[i], *spatial / 2**i).
         """
         wanted = self.depth + 1 if levels is None else levels
         features: list[torch.Tensor] = []
         for block in self.encoder[:wanted]:
             x = block(x)
             features.append(x)
-            x = F.max_pool2d(x, 2)
+            x = max_pool(x, 2)
         if wanted > self.depth:
             features.append(self.bottleneck(x))
         return features
@@ -107,10 +113,10 @@ class UNet(nn.Module):
 
         Args:
             features: the output of `encode` (its batch size may be repeated by the caller).
-            skip_extras: per skip level (finest first) a tensor (B, extra_i, h_i, w_i) or None.
+            skip_extras: per skip level (finest first) a tensor (B, extra_i, *spatial_i) or None.
 
         Returns:
-            (B, widths[0], H, W).
+            (B, widths[0], *spatial).
         """
         x = features[-1]
         for level in reversed(range(self.depth)):
@@ -131,24 +137,25 @@ class UNet(nn.Module):
 
         Args:
             features: the output of `encode`, batch B.
-            skip_extras: per skip level (finest first) a tensor (S * B, extra_i, h_i, w_i),
+            skip_extras: per skip level (finest first) a tensor (S * B, extra_i, *spatial_i),
                 sample-major (sample s of image b at index s * B + b), or None.
             samples: S.
 
         Returns:
-            (S * B, widths[0], H, W), sample-major.
+            (S * B, widths[0], *spatial), sample-major.
         """
         b = features[0].shape[0]
+        convolve = conv_fn(self.spatial_dims)
         x, shared = features[-1], True
         for level in reversed(range(self.depth)):
             block = self.decoder[level]
             conv = block[0]
             width = self.widths[level]
             padding = conv.padding
-            skip_part = F.conv2d(
+            skip_part = convolve(
                 features[level], conv.weight[:, width : 2 * width], conv.bias, padding=padding
             )
-            total = F.conv2d(self.up[level](x), conv.weight[:, :width], None, padding=padding)
+            total = convolve(self.up[level](x), conv.weight[:, :width], None, padding=padding)
             if shared:
                 total = total + skip_part
             else:
@@ -158,7 +165,7 @@ class UNet(nn.Module):
                 if shared:
                     total = total.unsqueeze(0).expand(samples, *total.shape).flatten(0, 1)
                     shared = False
-                total = total + F.conv2d(extra, conv.weight[:, 2 * width :], None, padding=padding)
+                total = total + convolve(extra, conv.weight[:, 2 * width :], None, padding=padding)
             for layer in list(block)[1:]:  # norm, activation, second convolution, ...
                 total = layer(total)
             x = total
@@ -166,19 +173,15 @@ class UNet(nn.Module):
             x = x.unsqueeze(0).expand(samples, *x.shape).flatten(0, 1)
         return x
 
-    def pad(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
-        """Pad (B, C, H, W) bottom/right to a multiple of 2 ** depth; also returns the old size."""
-        multiple = 2**self.depth
-        h, w = x.shape[-2:]
-        ph, pw = (-h) % multiple, (-w) % multiple
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="replicate" if min(h, w) > 1 else "constant")
-        return x, (h, w)
+    def pad(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...]]:
+        """Pad (B, C, *spatial) at the ends to multiples of 2 ** depth; also returns the old
+        spatial size (for `crop_to`)."""
+        return pad_to_multiple(x, 2**self.depth)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (B, K, H, W) for images (B, C, H, W)."""
-        x, (h, w) = self.pad(x)
-        return self.head(self.decode(self.encode(x)))[..., :h, :w]
+        """Logits (B, K, *spatial) for images (B, C, *spatial)."""
+        x, size = self.pad(x)
+        return crop_to(self.head(self.decode(self.encode(x))), size)
 
 
 def build_unet(
@@ -189,6 +192,7 @@ def build_unet(
     dropout: float | None = None,
     dropout_placement: str | None = None,
     skip_extra_channels: list[int] | None = None,
+    spatial_dims: int = 2,
 ) -> UNet:
     """A U-Net from the run's net config; keyword overrides let a method change dropout."""
     return UNet(
@@ -201,4 +205,5 @@ def build_unet(
         if dropout_placement is None
         else dropout_placement,
         skip_extra_channels=skip_extra_channels,
+        spatial_dims=spatial_dims,
     )

@@ -112,7 +112,7 @@ def plan_run(
         SeguqError: bad data or config values.
     """
     user = copy.deepcopy(user)
-    base = RunConfig.from_dict(user)
+    base = user_config(user)
     if source is None:
         source = load_source(
             base.data.source, label_map=base.data.label_map, class_names=base.data.class_names
@@ -166,6 +166,15 @@ def plan_run(
     decide.take("train.steps_per_epoch", steps)
     decide.take("train.patience", patience)
     return RunConfig.from_dict(merge_nested(plan.values(), user)), plan
+
+
+def user_config(user: dict[str, Any]) -> RunConfig:
+    """The user's values as a config (for the data selection and the machine); a placeholder
+    patch of the right length where the user set the dimensions but not the patch."""
+    data = dict(user.get("data") or {})
+    if "dims" in data and "patch_size" not in data:
+        data["patch_size"] = [64] * int(data["dims"])
+    return RunConfig.from_dict({**user, "data": data})
 
 
 def _this_machine(config: RunConfig) -> rules.Machine:
