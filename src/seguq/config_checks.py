@@ -101,6 +101,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.accelerator": one_of(ACCELERATORS),
     "train.precision": one_of(PRECISIONS),
     "train.threads": at_least(0),
+    "train.workers": at_least(-1),
     "train.patience": at_least(0),
     "train.min_delta": at_least(0, integer=False),
     "predict.ood_score": one_of(OOD_SCORES),

@@ -176,6 +176,14 @@ def chunk_for_memory(device: torch.device, bytes_per_item: float, cpu_chunk: int
     return int(max(1, min(64, 0.5 * free // max(1.0, bytes_per_item))))
 
 
+def loader_workers(configured: int, device: torch.device) -> int:
+    """Data-loading processes: `configured` when >= 0; else none when training on the CPU (its
+    cores compute), and up to 8 beside a GPU (the augmentation would starve it)."""
+    if configured >= 0:
+        return configured
+    return 0 if device.type == "cpu" else max(0, min(8, usable_cpus() - 1))
+
+
 def accelerator_for(device: str | None) -> str:
     """The Lightning accelerator of a `--device` name (auto, cpu, cuda).
 

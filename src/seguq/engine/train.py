@@ -26,7 +26,7 @@ from seguq.data.items import ItemDataset, ItemSet, load_items
 from seguq.data.patches import PatchDataset
 from seguq.data.preprocess import Preprocessing
 from seguq.data.sources import Source, load_source
-from seguq.devices import accelerator_device, resolve_precision, set_threads
+from seguq.devices import accelerator_device, loader_workers, resolve_precision, set_threads
 from seguq.engine.checkpoint import save_checkpoint
 from seguq.engine.metrics_log import MetricsLog, read_metrics
 from seguq.engine.output_folder import OutputFolder, source_inputs
@@ -125,12 +125,15 @@ def fit_method(
     # The loaders get generators of their own: creating an iterator draws a seed from the
     # loader's generator, and Lightning creates the first one of a resumed fit at another
     # moment than in an uninterrupted one; torch's global generator must not see that draw.
+    workers = loader_workers(opt.workers, device)
     train_loader = DataLoader(
         patches,
         batch_size=data.batch_size,
         sampler=RandomSampler(patches, generator=shuffle),
         drop_last=False,
         generator=torch.Generator(),
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
     )
     val_loader = DataLoader(ItemDataset(val_items), batch_size=1, generator=torch.Generator())
     folder = run_dir / "checkpoints"
@@ -146,6 +149,9 @@ def fit_method(
     )
     ckpt = str(resume_ckpt) if resume and resume_ckpt.is_file() else None
     completed_epoch = check_resume_checkpoint(resume_ckpt, task) if ckpt else None
+    # Data-loading workers copy the dataset when the first iterator is made, before the first
+    # epoch's hooks run: it must already know the epoch it starts at.
+    patches.set_epoch(0 if completed_epoch is None else completed_epoch + 1)
     if ckpt:
         saver.best = _previous_best(folder / "best.pt")
     trainer = L.Trainer(
