@@ -27,7 +27,6 @@ from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
 from seguq.config import RunConfig
-from seguq.data.augment import intensity_augmentation
 from seguq.data.items import ItemSet
 from seguq.data.patches import PatchDataset
 from seguq.devices import autocast, resolve_precision, set_threads
@@ -67,17 +66,8 @@ def _loader(config: RunConfig, steps: int) -> DataLoader:
     shape = [int(p * 1.5) for p in config.data.patch_size]
     labels = rng.integers(0, 2, (1, *shape))
     items = ItemSet([rng.normal(size=(1, *shape)).astype(np.float32)], [labels], ["a"], [""])
-    data = config.data
-    patches = PatchDataset(
-        items,
-        data.patch_size,
-        length=steps * data.batch_size,
-        rotation=data.rotation,
-        scaling=data.scaling,
-        foreground_fraction=0.33,
-        intensity=intensity_augmentation(data.intensity_augment),
-    )
-    return DataLoader(patches, batch_size=data.batch_size, shuffle=False)
+    patches = PatchDataset.for_run(items, config.data, length=steps * config.data.batch_size)
+    return DataLoader(patches, batch_size=config.data.batch_size, shuffle=False)
 
 
 def plain_loop(config: RunConfig, loader, warmup: int, precision: str, premade: bool) -> float:

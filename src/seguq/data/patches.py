@@ -119,6 +119,25 @@ class PatchDataset(Dataset):
             steps.append(intensity)
         self.transform = Compose(steps) if steps else None
 
+    @classmethod
+    def for_run(cls, items: ItemSet, data, *, length: int, seed: int = 0) -> PatchDataset:
+        """The patches a run's `DataConfig` asks for (augmentation, sampling, annotators)."""
+        from seguq.data.augment import intensity_augmentation
+
+        return cls(
+            items,
+            data.patch_size,
+            length=length,
+            augment=data.augment,
+            flip_axes=data.flip_axes,
+            rotation=data.rotation,
+            scaling=data.scaling,
+            foreground_fraction=data.foreground_fraction,
+            rater=data.rater,
+            seed=seed,
+            intensity=intensity_augmentation(data.intensity_augment),
+        )
+
     def __len__(self) -> int:
         return self.length
 

@@ -19,7 +19,6 @@ from torch.utils.data import DataLoader, RandomSampler
 from seguq.config import RunConfig, load_config, save_config
 from seguq.config_checks import MIN_PATCH, check_config
 from seguq.data.arrays import load_case
-from seguq.data.augment import intensity_augmentation
 from seguq.data.case import Case
 from seguq.data.io import atomic_write
 from seguq.data.items import ItemDataset, ItemSet, load_items
@@ -108,19 +107,7 @@ def fit_method(
     check_patch_size(data.patch_size, train_items)
     length = opt.steps_per_epoch * data.batch_size if opt.steps_per_epoch else None
     length = max(length or len(train_items), data.batch_size)
-    patches = PatchDataset(
-        train_items,
-        data.patch_size,
-        length=length,
-        augment=data.augment,
-        flip_axes=data.flip_axes,
-        rotation=data.rotation,
-        scaling=data.scaling,
-        foreground_fraction=data.foreground_fraction,
-        rater=data.rater,
-        seed=opt.seed,
-        intensity=intensity_augmentation(data.intensity_augment),
-    )
+    patches = PatchDataset.for_run(train_items, data, length=length, seed=opt.seed)
     shuffle = torch.Generator()
     # The loaders get generators of their own: creating an iterator draws a seed from the
     # loader's generator, and Lightning creates the first one of a resumed fit at another

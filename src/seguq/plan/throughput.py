@@ -12,7 +12,6 @@ import numpy as np
 import torch
 
 from seguq.config import RunConfig
-from seguq.data.augment import intensity_augmentation
 from seguq.data.items import ItemSet
 from seguq.data.patches import PatchDataset
 from seguq.devices import accelerator_device, autocast, resolve_precision, set_threads
@@ -44,17 +43,7 @@ def seconds_per_step(
     items = ItemSet(
         [rng.normal(size=(in_channels, *shape)).astype(np.float32)], [labels], ["a"], [""]
     )
-    patches = PatchDataset(
-        items,
-        data.patch_size,
-        length=data.batch_size,
-        augment=data.augment,
-        flip_axes=data.flip_axes,
-        rotation=data.rotation,
-        scaling=data.scaling,
-        foreground_fraction=data.foreground_fraction,
-        intensity=intensity_augmentation(data.intensity_augment),
-    )
+    patches = PatchDataset.for_run(items, data, length=data.batch_size)
     config.method.name = _member_method(config)
     torch.manual_seed(0)
     method = build_method(config, in_channels, classes).to(device).train()
