@@ -78,20 +78,24 @@ def test_fingerprint_of_volumes(tmp_path):
 
 
 def test_plan_of_volumes_on_a_cpu_and_on_a_gpu(tmp_path):
-    spec = str(_msd(tmp_path / "msd"))
-    _, cpu = plan_run({"data": {"source": spec}}, machine=CPU, measure=False)
+    small = str(_msd(tmp_path / "small"))  # a case fits one 3D patch: 3D even on a CPU
+    _, cpu = plan_run({"data": {"source": small}}, machine=CPU, measure=False)
     values = _decided(cpu)
-    assert values["data.dims"] == 2 and values["data.normalization"] == "zscore"
+    assert values["data.dims"] == 3 and values["data.normalization"] == "zscore"
     patch = values["data.patch_size"]
-    assert len(patch) == 2 and all(p % 2 ** (len(values["net.widths"]) - 1) == 0 for p in patch)
-    config, gpu = plan_run(
-        {"data": {"source": spec}}, machine=Machine(device="cuda"), measure=False
-    )
-    gpu_values = _decided(gpu)
-    assert (
-        gpu_values["data.dims"] == 3 and config.data.dims == 3 and len(config.data.patch_size) == 3
-    )
-    assert gpu_values["net.widths"][0] == 32
+    assert len(patch) == 3 and all(p % 2 ** (len(values["net.widths"]) - 1) == 0 for p in patch)
+    large = str(_msd(tmp_path / "large", cases=2, shape=(72, 80, 64)))
+    _, cpu_large = plan_run({"data": {"source": large}}, machine=CPU, measure=False)
+    assert _decided(cpu_large)["data.dims"] == 2  # slices on a CPU
+    assert len(_decided(cpu_large)["data.patch_size"]) == 2
+    gpu = Machine(device="cuda")
+    config, on_gpu = plan_run({"data": {"source": large}}, machine=gpu, measure=False)
+    assert _decided(on_gpu)["data.dims"] == 3 and len(config.data.patch_size) == 3
+    assert _decided(on_gpu)["net.widths"][0] == 32
+    thick = str(_msd(tmp_path / "thick", cases=2, spacing=(1.0, 1.0, 4.0)))
+    _, anisotropic = plan_run({"data": {"source": thick}}, machine=gpu, measure=False)
+    assert _decided(anisotropic)["data.dims"] == 2
+    assert _decided(anisotropic)["data.slice_axis"] == 2
 
 
 def test_the_patch_is_never_mostly_padding(tmp_path):

@@ -61,7 +61,10 @@ Decision = tuple[object, str]
 
 
 def choose_dims(fp: Fingerprint, machine: Machine) -> Decision:
-    """2D for images; for volumes 3D on a GPU, slice-wise 2D on a CPU or for anisotropic data."""
+    """2D for images and anisotropic volumes; 3D for isotropic volumes on a GPU, and on a CPU
+    when one 3D patch holds the median case (MSD hippocampus on 2 CPU cores: 3D test Dice 0.882
+    in 14 minutes, 2D slices 0.870 in 22; docs/TARGETS.md). Larger volumes go slice by slice on
+    a CPU, where a 3D patch would see a small part of the case."""
     if fp.dims == 2:
         return 2, "2D images"
     spacing = fp.median_spacing
@@ -70,10 +73,9 @@ def choose_dims(fp: Fingerprint, machine: Machine) -> Decision:
         return 2, f"anisotropic volumes (spacing ratio {ratio:.1f}): a 2D network on slices"
     if machine.gpu:
         return 3, "isotropic volumes and a GPU: a 3D network"
-    return (
-        2,
-        "volumes on a CPU: 2D slices reach a trained model sooner (--dims 3 for a 3D network)",
-    )
+    if math.prod(fp.median_shape) <= machine.max_patch_voxels(3):
+        return 3, "isotropic volumes whose median case fits one 3D patch here: a 3D network"
+    return 2, "large volumes on a CPU: 2D slices see whole planes (--dims 3 for a 3D network)"
 
 
 def choose_slice_axis(fp: Fingerprint) -> Decision:
