@@ -123,6 +123,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-map", help="raw mask value -> class, e.g. 0:0,255:1")
     parser.add_argument("--calibrate", action="store_true", help="fit a temperature on validation")
     parser.add_argument(
+        "--calibration-data",
+        help="in-distribution cases for the OOD reference (default: the validation cases)",
+    )
+    parser.add_argument(
         "--intensity-augment", help="none | standard | domain (domain-randomising transforms)"
     )
     parser.add_argument("--rater", help="annotators per training item: random | first | all")
@@ -168,7 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--no-probs", action="store_true", help="do not write class probabilities")
     predict.add_argument("--float-format", default="npy", help="npy | tiff (2D inputs)")
     predict.add_argument(
-        "--ood-percentile", type=_float_in(0.0, 100.0), help="OOD threshold percentile (default 95)"
+        "--ood-alpha",
+        type=_float_in(0.0, 1.0),
+        help="flag a case when its conformal p-value is below this (default 0.05)",
+    )
+    predict.add_argument(
+        "--calibration-data",
+        help="in-distribution cases whose scores the p-values use (default: the run's validation)",
     )
     predict.add_argument(
         "--per-level",
@@ -196,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", type=_csv_list)
     evaluate.add_argument("--domains", type=_csv_list)
     evaluate.add_argument("--label-map")
+    evaluate.add_argument(
+        "--failure-dice",
+        type=_float_in(0.0, 1.0),
+        default=0.7,
+        help="a case with Dice below this has failed (failure detection; default 0.7)",
+    )
     evaluate.add_argument("--ood-data", help="prediction folder or source of OOD images")
     evaluate.add_argument(
         "--device", default="auto", help="for --ood-data sources: auto | cpu | cuda[:N]"
@@ -267,6 +283,7 @@ def _train_overrides(args: argparse.Namespace) -> dict:
         "intensity_augment": args.intensity_augment,
         "rater": args.rater,
         "dims": args.dims,
+        "calibration_source": args.calibration_data,
     }
     method = {"name": args.method, "members": args.members, "calibrate": args.calibrate or None}
     train = {
@@ -447,7 +464,8 @@ def _run(args: argparse.Namespace) -> int:
             save_probs=not args.no_probs,
             save_samples=args.save_samples,
             float_format=args.float_format,
-            ood_percentile=args.ood_percentile,
+            ood_alpha=args.ood_alpha,
+            calibration_data=args.calibration_data,
             splits=args.split,
             domains=args.domains,
             per_level=args.per_level,
@@ -478,6 +496,7 @@ def _run(args: argparse.Namespace) -> int:
             label_map=label_map,
             ood_data=args.ood_data,
             device=args.device,
+            failure_dice=args.failure_dice,
             overwrite=args.overwrite,
             progress=not args.no_progress,
         )

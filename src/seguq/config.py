@@ -26,6 +26,8 @@ class DataConfig:
     train_domains: list[str] = field(default_factory=list)
     val_domains: list[str] = field(default_factory=list)
     val_fraction: float = 0.2  # used when the source has no `val_split`
+    # In-distribution cases whose image scores the OOD p-values use ("": the validation cases).
+    calibration_source: str = ""
     label_map: dict[int, int] | None = None
     class_names: list[str] | None = None
     dims: int = 2  # the network's spatial dimensions: 2 (volumes cut into slices) or 3
@@ -101,7 +103,8 @@ class PredictConfig:
 
     ood_score: str = "foreground"  # image score: "foreground" | "mean" | "top" (DESIGN.md)
     ood_map: str = "total"
-    ood_percentile: float = 95.0
+    ood_alpha: float = 0.05  # flag a case when its conformal p-value is below this
+    ood_percentile: float = 95.0  # unused since 2026-12 (the flag is conformal); kept for old runs
     overlap: float = 0.25  # sliding-window overlap
 
 

@@ -107,6 +107,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "predict.ood_score": one_of(OOD_SCORES),
     "predict.ood_map": one_of(OOD_MAPS),
     "predict.ood_percentile": (lambda v: _number(v) and 0 < v < 100, "a number in (0, 100)"),
+    "predict.ood_alpha": (lambda v: _number(v) and 0 < v < 1, "a number in (0, 1)"),
     "predict.overlap": fraction(),
 }
 

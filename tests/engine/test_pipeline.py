@@ -60,7 +60,8 @@ def test_predict_writes_outputs_in_input_geometry(trained_run, tiny_manifest, tm
     rows = list(csv.DictReader((out / "scores.csv").open()))
     assert len(rows) == result.cases
     row = rows[0]
-    assert row["ood"] in ("true", "false") and 0 <= float(row["percentile"]) <= 100
+    assert 0 < float(row["p_value"]) <= 1 and 0 <= float(row["predicted_dice"]) <= 1
+    assert row["ood"] == ""  # the tiny run has too few validation cases for a flag at 0.05
     mask = np.array(Image.open(out / f"{row['id']}_mask.png"))
     assert mask.shape == (64, 64) and mask.max() <= 2
     probs = np.load(out / f"{row['id']}_probs.npy")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 
@@ -94,7 +95,11 @@ def test_demo_folder_report(benchmark_dir, tmp_path):
         shutil.copytree(seed0 / name, demo / f"pred_{target}")
     shutil.copy(evals / "test.json", demo / "eval_in_domain.json")
     scores = demo / "pred_ood" / "scores.csv"  # every OOD case flagged
-    scores.write_text(scores.read_text().replace(",false,", ",true,"))
+    rows = list(csv.DictReader(scores.open()))
+    with scores.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows([{**row, "ood": "true"} for row in rows])
     summary = {"method": "deterministic", "epochs": 2, "dice_in_domain": 0.5, "ood_auroc": None}
     (demo / "summary.json").write_text(json.dumps(summary))
     assert detect_kind(demo) == "demo"

@@ -14,18 +14,26 @@ from seguq.data.items import read_case
 from seguq.data.sources import Source
 from seguq.devices import accelerator_device
 from seguq.engine.case_sampling import Inference, sample_case, sample_input
+from seguq.engine.case_writer import case_score
 from seguq.engine.checkpoint import load_method, read_checkpoint, save_checkpoint
 from seguq.engine.ood_reference import OODReference
+from seguq.engine.predict_state import case_seed
 from seguq.methods import Method
 from seguq.metrics.calibration import fit_temperature
-from seguq.uncertainty import compute_maps, image_score, mean_probs
 
 
-def finish_run(run_dir: Path, source: Source, val_cases: list[Case]) -> None:
-    """Fit the temperature (when `method.calibrate`) and store the OOD reference of `run_dir`.
+def finish_run(
+    run_dir: Path,
+    source: Source,
+    val_cases: list[Case],
+    calibration: list[Case] | None = None,
+    calibration_name: str = "",
+) -> None:
+    """Fit the temperature (when `method.calibrate`) and store the OOD reference of `run_dir`:
+    the image scores of the validation cases, or of `calibration` cases when given.
 
-    Both see the validation cases exactly as prediction will: preprocessed as the run was
-    trained, through the same windows, and (for the OOD scores) restored to the input's grid.
+    Both see the cases exactly as prediction will: preprocessed as the run was trained, through
+    the same windows, and (for the OOD scores) restored to the input's grid.
     """
     best = run_dir / "checkpoints" / "best.pt"
     method = load_method(best)
@@ -37,17 +45,25 @@ def finish_run(run_dir: Path, source: Source, val_cases: list[Case]) -> None:
         method.temperature.fill_(_fit(method, source, val_cases, inference, config.train.seed))
         info = read_checkpoint(best)["info"]
         save_checkpoint(method, best, **info, temperature=float(method.temperature))
+    scores = reference_scores(method, calibration or val_cases, inference)
+    source_name = (
+        f"{len(scores)} cases of {calibration_name}" if calibration else "validation cases"
+    )
+    OODReference(scores, config.predict.ood_score, config.predict.ood_map, source_name).save(
+        run_dir
+    )
+
+
+def reference_scores(method: Method, cases: list[Case], inference: Inference) -> list[float]:
+    """Image scores of in-distribution cases, exactly as `seguq predict` scores a case (seeded
+    per case with seed 0)."""
     scores = []
-    for case in val_cases:
+    for case in cases:
+        torch.manual_seed(case_seed(0, case.id))
         raw, geometry = read_image(case.images)
         probs = sample_input(method.sample, raw, geometry, None, inference, path=case.image)
-        batch = probs[:, None]
-        umap = compute_maps(batch, [config.predict.ood_map])[config.predict.ood_map]
-        labels = mean_probs(batch).argmax(1)
-        scores.append(
-            float(image_score(umap, method=config.predict.ood_score, prediction=labels)[0])
-        )
-    OODReference(scores, config.predict.ood_score, config.predict.ood_map).save(run_dir)
+        scores.append(case_score(probs, method.config.predict))
+    return scores
 
 
 @torch.no_grad()

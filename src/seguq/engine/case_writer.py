@@ -9,6 +9,7 @@ import torch
 
 from seguq.config import PredictConfig
 from seguq.data.io import Geometry, write_map, write_mask
+from seguq.quality import predicted_dice
 from seguq.uncertainty import compute_maps, image_score, mean_probs
 
 
@@ -31,8 +32,9 @@ class CaseWriter:
 
     def write(
         self, case_id: str, probs: torch.Tensor, geometry: Geometry, settings: PredictConfig
-    ) -> float:
-        """Mask, probabilities, maps and samples of (S, K, *spatial) samples; the image score."""
+    ) -> tuple[float, float]:
+        """Mask, probabilities, maps and samples of (S, K, *spatial) samples; returns the image
+        score and the predicted Dice."""
         batch = probs[:, None]  # (S, 1, K, *spatial)
         mean = mean_probs(batch)[0]
         labels = mean.argmax(0)
@@ -49,4 +51,12 @@ class CaseWriter:
         score = image_score(
             umaps[settings.ood_map], method=settings.ood_score, prediction=labels[None]
         )
-        return float(score[0])
+        return float(score[0]), predicted_dice(probs)
+
+
+def case_score(probs: torch.Tensor, settings: PredictConfig) -> float:
+    """The image score of (S, K, *spatial) samples, as `CaseWriter.write` computes it."""
+    batch = probs[:, None]
+    umap = compute_maps(batch, [settings.ood_map])[settings.ood_map]
+    labels = mean_probs(batch).argmax(1)
+    return float(image_score(umap, method=settings.ood_score, prediction=labels)[0])

@@ -32,6 +32,7 @@ from seguq.metrics.error_detection import (
     filtered_dice_auc,
     filtered_dice_curve,
 )
+from seguq.metrics.failure import failure_detection
 from seguq.metrics.ood import ood_scores
 from seguq.metrics.segmentation import aggregate_segmentation_scores, segmentation_scores
 
@@ -67,6 +68,20 @@ def read_scores(pred_dir: Path) -> dict[str, float]:
         return {row["id"]: float(row["score"]) for row in csv.DictReader(handle)}
 
 
+def read_case_scores(pred_dir: Path) -> dict[str, dict[str, float]]:
+    """Per case id, the case scores of scores.csv as uncertainties (higher = more likely to
+    fail): "score", and "predicted_dice" as 1 - predicted Dice where the folder has it."""
+    path = Path(pred_dir) / "scores.csv"
+    out: dict[str, dict[str, float]] = {}
+    with path.open() as handle:
+        for row in csv.DictReader(handle):
+            values = {"score": float(row["score"])}
+            if row.get("predicted_dice") not in (None, ""):
+                values["predicted_dice"] = 1.0 - float(row["predicted_dice"])
+            out[row["id"]] = values
+    return out
+
+
 def evaluate(
     pred_dir: Path,
     data: str | Path,
@@ -77,6 +92,7 @@ def evaluate(
     label_map: dict[int, int] | None = None,
     ood_data: str | Path | None = None,
     device: str = "auto",
+    failure_dice: float = 0.7,
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict:
@@ -111,7 +127,7 @@ def evaluate(
     calibration = CalibrationAccumulator()
     detectors = {name: ErrorDetectionAccumulator(seed=0) for name in info.get("maps", [])}
     ambiguity = AmbiguityAccumulator(num_classes)
-    rows, per_case, image_scores, image_dice = [], [], [], []
+    rows, per_case, image_scores, image_dice, all_dice = [], [], [], [], []
     for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress):
         mask_path = find_output(pred_dir, case.id, "mask", MASK_ENDINGS)
         if mask_path is None:
@@ -131,6 +147,7 @@ def evaluate(
         for k, values in case_scores.items():
             rows.append({"id": case.id, "domain": case.domain, "class": class_names[k], **values})
         mean_dice = float(np.mean([v["dice"] for v in case_scores.values()]))
+        all_dice.append(mean_dice)
         if case.id in scores:
             image_scores.append(scores[case.id])
             image_dice.append(mean_dice)
@@ -161,6 +178,17 @@ def evaluate(
             "filtered_dice_auc": filtered_dice_auc(image_scores, image_dice),
             "filtered_dice_curve": {"retained": fractions.tolist(), "dice": curve.tolist()},
         }
+    uncertainties = read_case_scores(pred_dir)
+    scored = [
+        (case.id, d) for case, d in zip(cases, all_dice, strict=True) if case.id in uncertainties
+    ]
+    if len(scored) >= 2:
+        names = sorted(set.intersection(*(set(uncertainties[i]) for i, _ in scored)))
+        result["failure_detection"] = failure_detection(
+            {name: [uncertainties[i][name] for i, _ in scored] for name in names},
+            [d for _, d in scored],
+            threshold=failure_dice,
+        )
     if ood_data is not None:
         result["ood"] = ood_detection(
             pred_dir, info, [scores[c.id] for c in cases if c.id in scores], ood_data, device

@@ -24,7 +24,7 @@ from seguq.devices import set_threads
 from seguq.engine.case_sampling import Inference, sample_input
 from seguq.engine.case_writer import CaseWriter
 from seguq.engine.checkpoint import load_method, resolve_model
-from seguq.engine.ood_reference import OODReference, load_reference
+from seguq.engine.ood_reference import FEW_CASES, OODReference, cases_needed, load_reference
 from seguq.engine.output_folder import OutputFolder, source_inputs
 from seguq.engine.predict_state import (
     case_seed,
@@ -72,7 +72,8 @@ def predict(
     save_probs: bool = True,
     save_samples: int = 0,
     float_format: str = "npy",
-    ood_percentile: float | None = None,
+    ood_alpha: float | None = None,
+    calibration_data: str | Path | None = None,
     splits: Sequence[str] | None = None,
     domains: Sequence[str] | None = None,
     per_level: bool = False,
@@ -90,8 +91,10 @@ def predict(
     Writes per case `<id>_mask` (class indices), `<id>_probs` (K channels), `<id>_<map>` for each
     uncertainty map, optionally `<id>_samples` (argmax of the first `save_samples` samples) and,
     with `per_level`, `<id>_<level>_<map>` from sampling one hierarchy level at a time, all in
-    the input's format and geometry; then `scores.csv` (id, domain, image score, its percentile
-    among the in-distribution validation scores, the OOD flag) and `prediction.json`.
+    the input's format and geometry; then `scores.csv` (id, domain, image score, its conformal
+    p-value against the run's in-distribution reference scores, the OOD flag `p < ood_alpha`,
+    the predicted Dice, S) and `prediction.json`. `calibration_data` (a source of
+    in-distribution cases) replaces the run's reference (its validation cases).
 
     The same model, input, settings and `seed` give identical outputs. An interrupted
     prediction continues where it stopped when the same call is made again (or with `resume`);
@@ -122,16 +125,11 @@ def predict(
     method.to(inference.device)
     if per_level and not method.level_names:
         raise SeguqError(f"--per-level: method '{config.method.name}' has no hierarchical levels")
-    reference = load_reference(checkpoint)
-    if reference is None:
-        log.warning(
-            "%s: the run has no ood_reference.json, so scores.csv has no percentile and no OOD "
-            "flag",
-            checkpoint,
-        )
-    percentile = config.predict.ood_percentile if ood_percentile is None else ood_percentile
-    if not 0 < percentile < 100:
-        raise SeguqError(f"--ood-percentile: expected a value in (0, 100), got {percentile}")
+    alpha = config.predict.ood_alpha if ood_alpha is None else ood_alpha
+    if not 0 < alpha < 1:
+        raise SeguqError(f"--ood-alpha: expected a value in (0, 1), got {alpha}")
+    reference = _reference(checkpoint, method, inference, calibration_data)
+    flagging = _can_flag(reference, alpha, checkpoint)
     source = load_source(input_spec)
     cases = list(source.cases)
     if splits or domains:
@@ -151,7 +149,8 @@ def predict(
         "probabilities": save_probs,
         "save_samples": save_samples,
         "float_format": float_format,
-        "ood_percentile": percentile,
+        "ood_alpha": alpha,
+        "calibration_data": str(calibration_data) if calibration_data else None,
         "per_level": per_level,
         "seed": seed,
         "device": inference.device.type,
@@ -170,7 +169,7 @@ def predict(
         return PredictResult(folder.path, folder.path / "scores.csv", len(cases))
     done = _claim(folder, settings, overwrite=overwrite, resume=resume or reuse)
     writer = CaseWriter(folder.path, map_names, save_probs, save_samples, float_format)
-    job = _Job(samples, config, inference, writer, reference, percentile, per_level)
+    job = _Job(samples, config, inference, writer, reference, alpha, flagging, per_level)
     todo = [case for case in cases if case.id not in done]
     if done and progress:
         log.warning("%s: resuming, %d of %d cases already done", folder.path, len(done), len(cases))
@@ -203,8 +202,10 @@ def predict(
             "ood": {
                 "score": config.predict.ood_score,
                 "map": config.predict.ood_map,
-                "percentile": percentile,
-                "threshold": reference.threshold(percentile) if reference else None,
+                "alpha": alpha,
+                "flag": flagging,
+                "reference_cases": reference.size if reference else 0,
+                "reference": reference.source if reference else None,
             },
             "class_names": config.data.class_names,
             "label_map": {str(k): v for k, v in (config.data.label_map or {}).items()},
@@ -214,6 +215,55 @@ def predict(
     forget_progress(folder.path)
     folder.complete()
     return PredictResult(folder.path, scores_csv, len(rows))
+
+
+def _reference(
+    checkpoint: Path, method, inference: Inference, calibration_data: str | Path | None
+) -> OODReference | None:
+    """The in-distribution reference: the run's, or the scores of `calibration_data` cases."""
+    if calibration_data is None:
+        reference = load_reference(checkpoint)
+        if reference is None:
+            log.warning(
+                "%s: the run has no ood_reference.json, so scores.csv has no p-value and no OOD "
+                "flag (give --calibration-data SRC)",
+                checkpoint,
+            )
+        return reference
+    from seguq.engine.after_training import reference_scores
+
+    calibration = load_source(calibration_data)
+    scores = reference_scores(method, list(calibration.cases), inference)
+    settings = method.config.predict
+    origin = f"{len(scores)} cases of {calibration_data}"
+    return OODReference(scores, settings.ood_score, settings.ood_map, origin)
+
+
+def _can_flag(reference: OODReference | None, alpha: float, checkpoint: Path) -> bool:
+    """Whether the flag at `alpha` can be given; says why not (or why it is coarse) once."""
+    if reference is None:
+        return False
+    if not reference.can_flag(alpha):
+        log.warning(
+            "%s: the OOD flag at --ood-alpha %g needs at least %d in-distribution reference "
+            "cases, the run has %d (%s): scores.csv gives p-values, no flag; give "
+            "--calibration-data SRC or a larger --ood-alpha",
+            checkpoint,
+            alpha,
+            cases_needed(alpha),
+            reference.size,
+            reference.source,
+        )
+        return False
+    if reference.size < FEW_CASES:
+        log.warning(
+            "%s: only %d in-distribution reference cases (%s): p-values come in steps of 1/%d",
+            checkpoint,
+            reference.size,
+            reference.source,
+            reference.size + 1,
+        )
+    return True
 
 
 def _claim(
@@ -255,8 +305,9 @@ class _Job:
     config: RunConfig
     inference: Inference
     writer: CaseWriter
-    reference: OODReference | None
-    percentile: float
+    reference: OODReference | None  # None: no p-values
+    alpha: float
+    flag: bool  # p < alpha can be reached with the reference's size
     per_level: bool
 
 
@@ -268,7 +319,7 @@ def _predict_case(method, case, job: _Job) -> dict[str, object]:
         return sample_input(sampler, raw, geometry, n, job.inference, path=case.image, **options)
 
     probs = sample(method.sample, job.samples, shared_noise=method.image_level_latent)
-    score = job.writer.write(case.id, probs, geometry, job.config.predict)
+    score, quality = job.writer.write(case.id, probs, geometry, job.config.predict)
     if method.auxiliary_map_names:
         aux = sample(_auxiliary_sampler(method), 1, normalise=False)[0]
         for name, values in zip(method.auxiliary_map_names, aux, strict=True):
@@ -277,7 +328,7 @@ def _predict_case(method, case, job: _Job) -> dict[str, object]:
         for level in method.level_names:
             level_probs = sample(partial(method.sample_level, level=level), job.samples)
             job.writer.write_maps(f"{case.id}_{level}", level_probs, geometry)
-    return _score_row(case.id, case.domain, probs.shape[0], score, job)
+    return _score_row(case.id, case.domain, probs.shape[0], score, quality, job)
 
 
 def _auxiliary_sampler(method):
@@ -286,23 +337,22 @@ def _auxiliary_sampler(method):
 
 
 def _score_row(
-    case_id: str, domain: str, samples: int, score: float, job: _Job
+    case_id: str, domain: str, samples: int, score: float, quality: float, job: _Job
 ) -> dict[str, object]:
-    row: dict[str, object] = {"id": case_id, "domain": domain, "score": score, "samples": samples}
+    row: dict[str, object] = {"id": case_id, "domain": domain, "score": score}
     if job.reference is None:
-        row.update(percentile="", ood="")
+        row.update(p_value="", ood="")
     else:
-        row.update(
-            percentile=round(job.reference.percentile_of(score), 2),
-            ood=str(score > job.reference.threshold(job.percentile)).lower(),
-        )
+        p = job.reference.p_value(score)
+        row.update(p_value=round(p, 6), ood=str(p < job.alpha).lower() if job.flag else "")
+    row.update(predicted_dice=round(quality, 6), samples=samples)
     return row
 
 
 def _write_scores(path: Path, rows: list[dict[str, object]]) -> Path:
     buffer = io.StringIO()
     writer = csv.DictWriter(
-        buffer, fieldnames=["id", "domain", "score", "percentile", "ood", "samples"]
+        buffer, fieldnames=["id", "domain", "score", "p_value", "ood", "predicted_dice", "samples"]
     )
     writer.writeheader()
     writer.writerows(rows)

@@ -305,7 +305,9 @@ def _fit_and_finish(
     if not is_worker_process():
         from seguq.engine.after_training import finish_run
 
-        finish_run(out, source, val_cases)
+        spec = method.config.data.calibration_source
+        calibration = list(load_source(spec).cases) if spec else None
+        finish_run(out, source, val_cases, calibration, spec)
     return best
 
 

@@ -14,13 +14,15 @@ from seguq.errors import SeguqError
 
 @dataclass(frozen=True)
 class ScoreRow:
-    """One row of scores.csv; `ood` is None when the run had no OOD reference."""
+    """One row of scores.csv; `ood` is None when no flag was given (no reference, or too few
+    reference cases for the flag's alpha)."""
 
     id: str
     domain: str
     score: float
-    percentile: float | None
+    p_value: float | None
     ood: bool | None
+    predicted_dice: float | None = None
 
 
 def read_json(path: Path, what: str = "file") -> dict:
@@ -66,8 +68,9 @@ def read_score_rows(pred_dir: Path) -> list[ScoreRow] | None:
                     id=row["id"],
                     domain=row.get("domain") or "",
                     score=score,
-                    percentile=_float(row.get("percentile")),
+                    p_value=_float(row.get("p_value")),
                     ood={"true": True, "false": False}.get(flag),
+                    predicted_dice=_float(row.get("predicted_dice")),
                 )
             )
     return rows

@@ -98,12 +98,19 @@ def prediction_table(
 def scores_table(rows: Sequence[ScoreRow], dice: dict[str, float] | None = None) -> Table:
     """scores.csv, the highest score first (at most SCORE_ROWS_SHOWN rows)."""
     ordered = sorted(rows, key=lambda r: (-r.score, r.id))[:SCORE_ROWS_SHOWN]
-    columns = ["id", "domain", "score", "percentile", "OOD flag"]
+    columns = ["id", "domain", "score", "p-value", "OOD flag", "predicted Dice"]
     if dice is not None:
         columns.append("Dice")
     body = []
     for r in ordered:
-        cells = [r.id, r.domain or "–", fmt(r.score, 4), fmt(r.percentile, 1), fmt(r.ood)]
+        cells = [
+            r.id,
+            r.domain or "–",
+            fmt(r.score, 4),
+            fmt(r.p_value, 3),
+            fmt(r.ood),
+            fmt(r.predicted_dice, 3),
+        ]
         if dice is not None:
             cells.append(fmt(dice.get(r.id)))
         body.append(cells)
