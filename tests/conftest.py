@@ -32,7 +32,12 @@ def tiny_manifest(tmp_path_factory) -> Path:
     from seguq.data.synthetic import generate_synthetic
 
     folder = tmp_path_factory.mktemp("synthetic") / "data"
-    return generate_synthetic(folder, seed=0, n_per_site=5, size=64, n_raters=2, n_ood=2)
+    manifest = generate_synthetic(folder, seed=0, n_per_site=5, size=64, n_raters=2, n_ood=2)
+    # Every case of the training sites: in-distribution cases for calibration tests.
+    lines = manifest.read_text().splitlines()
+    keep = [line for line in lines[1:] if ",site4," not in line and ",ood_" not in line]
+    (manifest.parent / "site_calibration.csv").write_text("\n".join(lines[:1] + keep) + "\n")
+    return manifest
 
 
 def tiny_config(manifest: Path, method: str = "deterministic", **train):

@@ -44,7 +44,7 @@ def test_bad_training_options(tiny_manifest, tmp_path, cli_error, options, named
         (["--samples", "0"], "--samples"),
         (["--save-samples", "-1"], "--save-samples"),
         (["--threads", "0"], "--threads"),
-        (["--ood-percentile", "100"], "--ood-percentile"),
+        (["--ood-alpha", "1"], "--ood-alpha"),
         (["--seed", "x"], "--seed"),
     ],
 )

@@ -54,9 +54,7 @@ def test_predict_refuses_the_flag_with_too_few_reference_cases(
     assert info["ood"]["flag"] is False and info["ood"]["alpha"] == 0.05
 
 
-def test_calibration_data_gives_a_flag(
-    trained_run, tiny_manifest, tmp_path
-):
+def test_calibration_data_gives_a_flag(trained_run, tiny_manifest, tmp_path):
     from PIL import Image
 
     foreign = tmp_path / "foreign"
@@ -79,3 +77,34 @@ def test_calibration_data_gives_a_flag(
     assert str(tiny_manifest) in reference["reference"]
     n = reference["reference_cases"]
     assert all(float(r["p_value"]) >= 1 / (n + 1) - 1e-9 for r in rows.values())
+
+
+@pytest.mark.parametrize("method", ["deterministic", "mc_dropout", "hue", "prob_unet"])
+def test_an_obviously_foreign_image_gets_the_smallest_p_value(
+    tiny_manifest, tmp_path, make_config, method
+):
+    """Every method gets the feature-space components: a uniform image, unlike every fundus
+    image of the training sites, scores above all the in-distribution reference cases."""
+    from PIL import Image
+
+    from seguq.engine.train import train
+
+    config = make_config(tiny_manifest, method=method, epochs=1, steps_per_epoch=2)
+    run = train(config, tmp_path / "run").run_dir
+    assert (run / "feature_reference.npz").is_file()
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    gradient = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (64, 1))
+    Image.fromarray(np.stack([gradient] * 3, -1)).save(foreign / "gradient.png")
+    out = predict(
+        run,
+        foreign,
+        tmp_path / "p",
+        calibration_data=tiny_manifest.parent / "site_calibration.csv",
+        ood_alpha=0.1,
+        progress=False,
+    ).out_dir
+    (row,) = _rows(out)
+    n = json.loads((out / "prediction.json").read_text())["ood"]["reference_cases"]
+    assert float(row["p_value"]) == pytest.approx(1 / (n + 1)) and row["ood"] == "true"
+    assert {"uncertainty", "feature_level0"} <= set(row)

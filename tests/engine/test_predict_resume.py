@@ -88,8 +88,10 @@ def test_a_run_without_ood_reference_warns_once(trained_run, tiny_manifest, tmp_
         _run(run, tiny_manifest, tmp_path / "pred", samples=None)
     warnings = [r for r in caplog.records if "no ood_reference.json" in r.getMessage()]
     assert len(warnings) == 1
-    rows = (tmp_path / "pred" / "scores.csv").read_text().splitlines()
-    assert rows[1].split(",")[4] == ""  # no OOD flag
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "pred" / "scores.csv").open()))
+    assert rows[0]["ood"] == "" and rows[0]["p_value"] == ""  # no reference: no flag
 
 
 def test_2d_nifti_probabilities_put_classes_on_the_fourth_axis(trained_run, tmp_path):

@@ -13,13 +13,18 @@ from seguq.data.io import read_image
 from seguq.data.items import read_case
 from seguq.data.sources import Source
 from seguq.devices import accelerator_device
+from seguq.engine.case_features import pooled_features
 from seguq.engine.case_sampling import Inference, sample_case, sample_input
 from seguq.engine.case_writer import case_score
 from seguq.engine.checkpoint import load_method, read_checkpoint, save_checkpoint
 from seguq.engine.ood_reference import OODReference
 from seguq.engine.predict_state import case_seed
+from seguq.features import FeatureReference
 from seguq.methods import Method
 from seguq.metrics.calibration import fit_temperature
+
+# Training cases whose features the feature reference is fitted on at most (a seeded sample).
+FEATURE_CASES = 200
 
 
 def finish_run(
@@ -28,12 +33,14 @@ def finish_run(
     val_cases: list[Case],
     calibration: list[Case] | None = None,
     calibration_name: str = "",
+    train_cases: list[Case] | None = None,
 ) -> None:
-    """Fit the temperature (when `method.calibrate`) and store the OOD reference of `run_dir`:
-    the image scores of the validation cases, or of `calibration` cases when given.
+    """What a run stores after training: the temperature (when `method.calibrate`), the
+    training cases' feature statistics (`feature_reference.npz`), and the OOD reference: the
+    OOD components of the validation cases, or of `calibration` cases when given.
 
-    Both see the cases exactly as prediction will: preprocessed as the run was trained, through
-    the same windows, and (for the OOD scores) restored to the input's grid.
+    Every case is seen exactly as prediction will see it: preprocessed as the run was trained,
+    through the same windows, and (for the uncertainty score) restored to the input's grid.
     """
     best = run_dir / "checkpoints" / "best.pt"
     method = load_method(best)
@@ -45,25 +52,71 @@ def finish_run(
         method.temperature.fill_(_fit(method, source, val_cases, inference, config.train.seed))
         info = read_checkpoint(best)["info"]
         save_checkpoint(method, best, **info, temperature=float(method.temperature))
-    scores = reference_scores(method, calibration or val_cases, inference)
-    source_name = (
-        f"{len(scores)} cases of {calibration_name}" if calibration else "validation cases"
-    )
-    OODReference(scores, config.predict.ood_score, config.predict.ood_map, source_name).save(
-        run_dir
-    )
+    features = None
+    if train_cases:
+        features = fit_features(method, _sample_of(train_cases, config.train.seed), inference)
+        features.save(run_dir)
+    cases = calibration or val_cases
+    origin = f"{len(cases)} cases of {calibration_name}" if calibration else "validation cases"
+    reference_of(method, cases, inference, features, origin).save(run_dir)
 
 
-def reference_scores(method: Method, cases: list[Case], inference: Inference) -> list[float]:
-    """Image scores of in-distribution cases, exactly as `seguq predict` scores a case (seeded
-    per case with seed 0)."""
-    scores = []
+def _sample_of(cases: list[Case], seed: int) -> list[Case]:
+    if len(cases) <= FEATURE_CASES:
+        return list(cases)
+    chosen = np.random.default_rng(seed).choice(len(cases), FEATURE_CASES, replace=False)
+    return [cases[i] for i in sorted(chosen)]
+
+
+def fit_features(method: Method, cases: list[Case], inference: Inference) -> FeatureReference:
+    """Per-level statistics of the cases' pooled encoder features."""
+    pooled = []
+    for case in cases:
+        raw, geometry = read_image(case.images)
+        image = inference.preprocessing.image(raw, geometry, case.image)
+        pooled.append(pooled_features(method, image, inference))
+    return FeatureReference.fit(pooled)
+
+
+def case_components(
+    method: Method,
+    raw: np.ndarray,
+    geometry,
+    probs: torch.Tensor,
+    inference: Inference,
+    features: FeatureReference | None,
+    path: str = "",
+) -> dict[str, float]:
+    """One case's OOD components: its uncertainty score (from its samples `probs`) and, with
+    feature statistics, the distance of its pooled encoder features at each level."""
+    values = {"uncertainty": case_score(probs, method.config.predict)}
+    if features is not None:
+        image = inference.preprocessing.image(raw, geometry, path)
+        distances = features.distances(pooled_features(method, image, inference))
+        values |= {f"feature_level{i}": d for i, d in enumerate(distances)}
+    return values
+
+
+def reference_of(
+    method: Method,
+    cases: list[Case],
+    inference: Inference,
+    features: FeatureReference | None,
+    origin: str,
+) -> OODReference:
+    """The OOD reference of in-distribution cases, scored exactly as `seguq predict` scores a
+    case (seeded per case with seed 0)."""
+    rows = []
     for case in cases:
         torch.manual_seed(case_seed(0, case.id))
         raw, geometry = read_image(case.images)
         probs = sample_input(method.sample, raw, geometry, None, inference, path=case.image)
-        scores.append(case_score(probs, method.config.predict))
-    return scores
+        rows.append(case_components(method, raw, geometry, probs, inference, features, case.image))
+    components = {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
+    settings = method.config.predict
+    if not rows:
+        return OODReference([], settings.ood_score, settings.ood_map, origin)
+    return OODReference.from_components(components, settings.ood_score, settings.ood_map, origin)
 
 
 @torch.no_grad()

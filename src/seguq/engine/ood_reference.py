@@ -1,17 +1,24 @@
-"""The in-distribution reference for the OOD flag: image scores of held-out in-distribution
+"""The in-distribution reference for the OOD flag: the scores of held-out in-distribution
 cases (the validation cases, or `--calibration-data`), stored in the run at the end of training.
 
-A new case gets a conformal p-value against them, p = (1 + #{reference scores >= its score}) /
-(n + 1), and is flagged `ood` when p < alpha: on in-distribution cases exchangeable with the
-reference, the false-alarm rate is then at most alpha. With n reference cases the smallest
-p-value is 1 / (n + 1), so a flag at alpha needs n >= 1 / alpha - 1.
+A case has several OOD components: the uncertainty-map score ("uncertainty") and, where the run
+has feature statistics, the Mahalanobis distance of its pooled encoder features at each level
+("feature_level<l>"). Each is put on a common scale by the reference cases' robust statistics
+of its logarithm, z = (log v - median) / (1.4826 MAD); the combined score is the largest z: a
+case unlike the training data in any one respect (foreign anatomy shows in the features, noise
+or blur in the uncertainty) scores high. The conformal p-value of the combined score against the
+reference's own combined scores, p = (1 + #{reference >= score}) / (n + 1), flags `ood` when
+p < alpha: on in-distribution cases exchangeable with the reference, at most alpha are flagged
+(the standardisation uses the same reference cases, a small departure from exact
+exchangeability). With n reference cases the smallest p-value is 1 / (n + 1), so a flag at alpha
+needs n >= 1 / alpha - 1.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +54,31 @@ class OODReference:
     score: str
     map: str
     source: str = "validation cases"
+    components: dict[str, list[float]] = field(default_factory=dict)
+
+    @classmethod
+    def from_components(
+        cls, components: dict[str, list[float]], score: str, map_name: str, source: str
+    ) -> OODReference:
+        """A reference whose scores are the combined scores of its own components."""
+        reference = cls([], score, map_name, source, components)
+        columns = list(components)
+        reference.scores = [
+            reference.combine({c: components[c][i] for c in columns})
+            for i in range(len(components[columns[0]]))
+        ]
+        return reference
 
     @property
     def size(self) -> int:
         return len(self.scores)
+
+    def combine(self, values: dict[str, float]) -> float:
+        """The combined score of one case's components (its uncertainty score alone when the
+        reference has no components)."""
+        if not self.components:
+            return float(values["uncertainty"])
+        return max(_standardised(values[name], ref) for name, ref in self.components.items())
 
     def p_value(self, value: float) -> float:
         """The conformal p-value of a case's score (small: unlike the reference)."""
@@ -63,8 +91,18 @@ class OODReference:
     def save(self, run_dir: Path) -> Path:
         path = Path(run_dir) / FILE
         payload = {"score": self.score, "map": self.map, "source": self.source}
-        path.write_text(json.dumps({**payload, "scores": self.scores}))
+        payload |= {"scores": self.scores, "components": self.components}
+        path.write_text(json.dumps(payload))
         return path
+
+
+def _standardised(value: float, reference: list[float]) -> float:
+    """(log v - median log ref) / (1.4826 MAD of log ref), robust to a few odd reference cases."""
+    logs = np.log(np.maximum(np.asarray(reference, dtype=np.float64), 1e-12))
+    centre = float(np.median(logs))
+    spread = 1.4826 * float(np.median(np.abs(logs - centre)))
+    spread = max(spread, 1e-6, 0.05 * abs(centre))
+    return (math.log(max(float(value), 1e-12)) - centre) / spread
 
 
 def load_reference(checkpoint: Path) -> OODReference | None:
@@ -78,5 +116,8 @@ def load_reference(checkpoint: Path) -> OODReference | None:
                 score=raw["score"],
                 map=raw["map"],
                 source=raw.get("source", "validation cases"),
+                components={
+                    k: [float(v) for v in vs] for k, vs in raw.get("components", {}).items()
+                },
             )
     return None

@@ -21,6 +21,7 @@ from seguq.data.case import select_cases
 from seguq.data.io import atomic_write, read_image
 from seguq.data.sources import load_source
 from seguq.devices import set_threads
+from seguq.engine.after_training import case_components
 from seguq.engine.case_sampling import Inference, sample_input
 from seguq.engine.case_writer import CaseWriter
 from seguq.engine.checkpoint import load_method, resolve_model
@@ -35,6 +36,7 @@ from seguq.engine.predict_state import (
     record_finished,
 )
 from seguq.errors import SeguqError
+from seguq.features import FeatureReference
 from seguq.uncertainty import UNCERTAINTY_MAPS
 
 log = logging.getLogger(__name__)
@@ -169,7 +171,8 @@ def predict(
         return PredictResult(folder.path, folder.path / "scores.csv", len(cases))
     done = _claim(folder, settings, overwrite=overwrite, resume=resume or reuse)
     writer = CaseWriter(folder.path, map_names, save_probs, save_samples, float_format)
-    job = _Job(samples, config, inference, writer, reference, alpha, flagging, per_level)
+    features = FeatureReference.load(checkpoint.parent.parent)
+    job = _Job(samples, config, inference, writer, reference, features, alpha, flagging, per_level)
     todo = [case for case in cases if case.id not in done]
     if done and progress:
         log.warning("%s: resuming, %d of %d cases already done", folder.path, len(done), len(cases))
@@ -230,13 +233,12 @@ def _reference(
                 checkpoint,
             )
         return reference
-    from seguq.engine.after_training import reference_scores
+    from seguq.engine.after_training import reference_of
 
-    calibration = load_source(calibration_data)
-    scores = reference_scores(method, list(calibration.cases), inference)
-    settings = method.config.predict
-    origin = f"{len(scores)} cases of {calibration_data}"
-    return OODReference(scores, settings.ood_score, settings.ood_map, origin)
+    cases = list(load_source(calibration_data).cases)
+    features = FeatureReference.load(checkpoint.parent.parent)
+    origin = f"{len(cases)} cases of {calibration_data}"
+    return reference_of(method, cases, inference, features, origin)
 
 
 def _can_flag(reference: OODReference | None, alpha: float, checkpoint: Path) -> bool:
@@ -306,6 +308,7 @@ class _Job:
     inference: Inference
     writer: CaseWriter
     reference: OODReference | None  # None: no p-values
+    features: FeatureReference | None  # None: no feature distances
     alpha: float
     flag: bool  # p < alpha can be reached with the reference's size
     per_level: bool
@@ -319,7 +322,10 @@ def _predict_case(method, case, job: _Job) -> dict[str, object]:
         return sample_input(sampler, raw, geometry, n, job.inference, path=case.image, **options)
 
     probs = sample(method.sample, job.samples, shared_noise=method.image_level_latent)
-    score, quality = job.writer.write(case.id, probs, geometry, job.config.predict)
+    _, quality = job.writer.write(case.id, probs, geometry, job.config.predict)
+    components = case_components(
+        method, raw, geometry, probs, job.inference, job.features, str(case.image)
+    )
     if method.auxiliary_map_names:
         aux = sample(_auxiliary_sampler(method), 1, normalise=False)[0]
         for name, values in zip(method.auxiliary_map_names, aux, strict=True):
@@ -328,7 +334,7 @@ def _predict_case(method, case, job: _Job) -> dict[str, object]:
         for level in method.level_names:
             level_probs = sample(partial(method.sample_level, level=level), job.samples)
             job.writer.write_maps(f"{case.id}_{level}", level_probs, geometry)
-    return _score_row(case.id, case.domain, probs.shape[0], score, quality, job)
+    return _score_row(case.id, case.domain, probs.shape[0], components, quality, job)
 
 
 def _auxiliary_sampler(method):
@@ -337,9 +343,19 @@ def _auxiliary_sampler(method):
 
 
 def _score_row(
-    case_id: str, domain: str, samples: int, score: float, quality: float, job: _Job
+    case_id: str,
+    domain: str,
+    samples: int,
+    components: dict[str, float],
+    quality: float,
+    job: _Job,
 ) -> dict[str, object]:
-    row: dict[str, object] = {"id": case_id, "domain": domain, "score": score}
+    """The scores.csv row: the combined OOD score first, then its components."""
+    if job.reference is None:
+        score = components["uncertainty"]
+    else:
+        score = job.reference.combine(components)
+    row: dict[str, object] = {"id": case_id, "domain": domain, "score": score, **components}
     if job.reference is None:
         row.update(p_value="", ood="")
     else:
@@ -349,11 +365,13 @@ def _score_row(
     return row
 
 
+SCORE_COLUMNS = ["id", "domain", "score", "uncertainty", "p_value", "ood", "predicted_dice"]
+
+
 def _write_scores(path: Path, rows: list[dict[str, object]]) -> Path:
     buffer = io.StringIO()
-    writer = csv.DictWriter(
-        buffer, fieldnames=["id", "domain", "score", "p_value", "ood", "predicted_dice", "samples"]
-    )
+    fields = list(dict.fromkeys(key for row in rows for key in row)) if rows else SCORE_COLUMNS
+    writer = csv.DictWriter(buffer, fieldnames=fields)
     writer.writeheader()
     writer.writerows(rows)
     return atomic_write(path, lambda tmp: tmp.write_text(buffer.getvalue()))

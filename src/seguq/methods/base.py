@@ -73,6 +73,11 @@ class Method(nn.Module):
         """S = n samples of logits, (S, B, K, *spatial). Methods with a fixed S may ignore n."""
         raise NotImplementedError
 
+    def encoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Encoder features per resolution level, finest first, (B, C_l, *spatial_l): what the
+        feature-space OOD score compares with the training data."""
+        raise NotImplementedError
+
     @property
     def auxiliary_map_names(self) -> list[str]:
         """Names of maps a method predicts directly (e.g. a learned variance); none by default."""
@@ -119,6 +124,11 @@ class Method(nn.Module):
         n = n or self.default_samples
         logits = self.logit_samples(x, n).float()
         return torch.softmax(logits / self.temperature, dim=2)
+
+
+def unet_features(net, x: torch.Tensor) -> list[torch.Tensor]:
+    """A U-Net's encoder features of (B, C, *spatial) images (padded as the net pads them)."""
+    return net.encode(net.pad(x)[0])
 
 
 def merge_options(method: str, options: dict, defaults: dict) -> dict:

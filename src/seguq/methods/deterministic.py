@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from seguq.methods.base import Batch, Method, register
+from seguq.methods.base import Batch, Method, register, unet_features
 from seguq.methods.losses import ce_dice_loss
 from seguq.nets import build_unet
 
@@ -25,6 +25,9 @@ class Deterministic(Method):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def encoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return unet_features(self.net, x)
 
     def logit_samples(self, x: torch.Tensor, n: int) -> torch.Tensor:
         return self.net(x).unsqueeze(0)

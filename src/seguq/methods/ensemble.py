@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seguq.methods.base import Batch, Method, register
+from seguq.methods.base import Batch, Method, register, unet_features
 from seguq.nets import build_unet
 
 
@@ -40,6 +40,11 @@ class Ensemble(Method):
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         raise RuntimeError("ensemble members are trained as separate deterministic runs")
+
+    def encoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The members' encoder features, averaged level by level."""
+        per_member = [unet_features(member, x) for member in self.members]
+        return [torch.stack(level).mean(0) for level in zip(*per_member, strict=True)]
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.logit_samples(x, len(self.members)).mean(0)

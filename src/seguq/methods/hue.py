@@ -219,6 +219,10 @@ class HUE(Method):
         return mixed
 
     # --- inference ----------------------------------------------------------------------------
+    def encoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The shared encoder's features of the prior pass (label channels zero)."""
+        return self._prior_pass(self.net.pad(x)[0])[0]
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Deterministic prediction: every latent at its prior mean."""
         x_pad, size = self.net.pad(x)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from seguq.methods.base import Batch, Method, register
+from seguq.methods.base import Batch, Method, register, unet_features
 from seguq.methods.losses import ce_dice_loss
 from seguq.nets import build_unet
 
@@ -49,6 +49,9 @@ class MCDropout(Method):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def encoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return unet_features(self.net, x)
 
     def logit_samples(self, x: torch.Tensor, n: int) -> torch.Tensor:
         with dropout_active(self.net):

@@ -209,6 +209,10 @@ class PHiSeg(Method):
         )
 
     # --- inference ----------------------------------------------------------------------------
+    def encoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The prior net's encoder features at its latent levels."""
+        return self.prior.encode(self._pad(x)[0])
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Deterministic prediction (B, K, *spatial): every level at its prior mean."""
         x_pad, size = self._pad(x)

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seguq.errors import SeguqError
-from seguq.methods.base import Batch, Method, merge_options, register
+from seguq.methods.base import Batch, Method, merge_options, register, unet_features
 from seguq.methods.losses import soft_dice_loss
 from seguq.methods.mc_dropout import dropout_active
 from seguq.nets import build_unet
@@ -156,6 +156,9 @@ class PixelwiseUncertainty(Method):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.mean_and_log_var(x)[0]
+
+    def encoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return unet_features(self.net, x)
 
     def logit_samples(self, x: torch.Tensor, n: int) -> torch.Tensor:
         mu, log_var = self.mean_and_log_var(x)

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seguq.errors import SeguqError
-from seguq.methods.base import Batch, Method, merge_options, register
+from seguq.methods.base import Batch, Method, merge_options, register, unet_features
 from seguq.methods.losses import ce_dice_loss, kl_regularised_loss
 from seguq.nets import UNet
 from seguq.nets.blocks import ConvBlock
@@ -233,6 +233,9 @@ class ProbUNet(Method):
         )
 
     # --- inference ----------------------------------------------------------------------------
+    def encoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return unet_features(self.unet, x)
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Deterministic prediction (B, K, *spatial): z at the prior mean."""
         x_pad, size = self.unet.pad(x)
