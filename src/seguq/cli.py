@@ -257,6 +257,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--report", action="store_true", help="also write --out/report.html")
     _add_common(demo)
 
+    export = sub.add_parser("export", help="export a trained model (ONNX)")
+    export.add_argument("--model", required=True, type=Path, help="run folder or checkpoint")
+    export.add_argument("--format", default="onnx", choices=["onnx"])
+    export.add_argument("--out", required=True, type=Path, help="the .onnx file")
+    export.add_argument(
+        "--samples",
+        type=POSITIVE,
+        help="also write <out>.samples.onnx: S samples, the random numbers as inputs",
+    )
+    _add_common(export)
+
     report = sub.add_parser("report", help="HTML report of a benchmark, demo or prediction folder")
     report.add_argument("folder", type=Path, help="benchmark, demo or prediction folder")
     report.add_argument("--out", type=Path, help="HTML file (default: FOLDER/report.html)")
@@ -525,6 +536,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"summary: {summary['paths']['summary']}")
         if args.report:
             print(f"report: {summary['paths']['report']}")
+    elif args.command == "export":
+        from seguq.export import export_onnx
+
+        paths = export_onnx(args.model, args.out, samples=args.samples, overwrite=args.overwrite)
+        print("exported: " + ", ".join(str(p) for p in paths))
     elif args.command == "report":
         from seguq.report import write_report
 

@@ -69,9 +69,24 @@ class Method(nn.Module):
         """Deterministic logits (B, K, *spatial): the method's single best guess (validation)."""
         raise NotImplementedError
 
-    def logit_samples(self, x: torch.Tensor, n: int) -> torch.Tensor:
-        """S = n samples of logits, (S, B, K, *spatial). Methods with a fixed S may ignore n."""
+    def logit_samples(
+        self, x: torch.Tensor, n: int, noise: dict[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """S = n samples of logits, (S, B, K, *spatial). Methods with a fixed S may ignore n.
+
+        Args:
+            x: (B, C, *spatial).
+            n: samples S.
+            noise: the random numbers to use, by the names and shapes of `noise_shapes`
+                (None: drawn here); exported graphs take them as inputs.
+        """
         raise NotImplementedError
+
+    def noise_shapes(self, x_shape: tuple[int, ...], n: int) -> dict[str, tuple[int, ...]]:
+        """The random numbers n samples of an input of `x_shape` draw: name -> shape, all
+        standard normal except dropout masks ("dropout<j>", Bernoulli keep masks). {} for
+        methods whose samples are deterministic."""
+        return {}
 
     def encoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Encoder features per resolution level, finest first, (B, C_l, *spatial_l): what the

@@ -29,5 +29,7 @@ class Deterministic(Method):
     def encoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         return unet_features(self.net, x)
 
-    def logit_samples(self, x: torch.Tensor, n: int) -> torch.Tensor:
+    def logit_samples(
+        self, x: torch.Tensor, n: int, noise: dict[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
         return self.net(x).unsqueeze(0)

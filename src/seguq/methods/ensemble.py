@@ -49,6 +49,8 @@ class Ensemble(Method):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.logit_samples(x, len(self.members)).mean(0)
 
-    def logit_samples(self, x: torch.Tensor, n: int) -> torch.Tensor:
+    def logit_samples(
+        self, x: torch.Tensor, n: int, noise: dict[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
         # S = M whatever n asks: each member is one sample.
         return torch.stack([member(x) for member in self.members])

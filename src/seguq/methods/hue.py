@@ -229,14 +229,29 @@ class HUE(Method):
         features, prior = self._prior_pass(x_pad)
         return crop_to(self._decode(features, {i: mu for i, (mu, _) in prior.items()}), size)
 
+    def noise_shapes(self, x_shape: tuple[int, ...], n: int) -> dict[str, tuple[int, ...]]:
+        """level<i>: (S, B, k_i, *padded spatial / 2**i), the padded size a multiple of
+        2**depth."""
+        m = 2**self.net.depth
+        padded = [-(-s // m) * m for s in x_shape[2:]]
+        return {
+            f"level{i}": (n, x_shape[0], self.latent_channels[i], *[s // 2**i for s in padded])
+            for i in self.levels
+        }
+
     def logit_samples(
-        self, x: torch.Tensor, n: int, sampled_levels: list[int] | None = None
+        self,
+        x: torch.Tensor,
+        n: int,
+        noise: dict[str, torch.Tensor] | None = None,
+        sampled_levels: list[int] | None = None,
     ) -> torch.Tensor:
-        """(S, B, K, H, W) logits from prior samples; the encoder runs once.
+        """(S, B, K, *spatial) logits from prior samples; the encoder runs once.
 
         Args:
-            x: (B, C, H, W).
+            x: (B, C, *spatial).
             n: samples S.
+            noise: "level<i>" standard normal draws (`noise_shapes`); None: drawn here.
             sampled_levels: levels drawn from the prior; the others stay at their prior mean
                 (None = all levels).
         """
@@ -245,9 +260,13 @@ class HUE(Method):
         features, prior = self._prior_pass(x_pad)
         b = x.shape[0]
         # All noise is drawn up front so that chunking does not change the samples.
-        noise = {
-            i: torch.randn(n, *prior[i][0].shape, device=x.device, dtype=x.dtype) for i in sampled
-        }
+        if noise is None:
+            noise = {
+                i: torch.randn(n, *prior[i][0].shape, device=x.device, dtype=x.dtype)
+                for i in sampled
+            }
+        else:
+            noise = {i: noise[f"level{i}"] for i in sampled}
         # Small chunks are fastest on CPU (cache-sized activations); GPUs want large batches.
         chunk = self.sample_chunk_size(x, self.sample_chunk, cpu_chunk=2)
         outputs = []
@@ -270,6 +289,6 @@ class HUE(Method):
         if level not in self.level_names:
             raise SeguqError(f"HUE: unknown level '{level}' (known: {', '.join(self.level_names)})")
         logits = self.logit_samples(
-            x, n or self.default_samples, [int(level.removeprefix("level"))]
+            x, n or self.default_samples, sampled_levels=[int(level.removeprefix("level"))]
         )
         return torch.softmax(logits.float() / self.temperature, dim=2)

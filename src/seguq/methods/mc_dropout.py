@@ -53,6 +53,37 @@ class MCDropout(Method):
     def encoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         return unet_features(self.net, x)
 
-    def logit_samples(self, x: torch.Tensor, n: int) -> torch.Tensor:
-        with dropout_active(self.net):
-            return torch.stack([self.net(x) for _ in range(n)])
+    def _dropout_layers(self) -> list[nn.Module]:
+        return [m for m in self.net.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+
+    def noise_shapes(self, x_shape: tuple[int, ...], n: int) -> dict[str, tuple[int, ...]]:
+        """dropout<j>: (S, B, C_j, 1, ...) keep masks (1 with probability 1 - p) of the j-th
+        channel-dropout layer, C_j its channels."""
+        shapes, dims = {}, len(x_shape) - 2
+        for j, layer in enumerate(self._dropout_layers()):
+            shapes[f"dropout{j}"] = (n, x_shape[0], layer.channels, *[1] * dims)
+        return shapes
+
+    def logit_samples(
+        self, x: torch.Tensor, n: int, noise: dict[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        if noise is None:
+            with dropout_active(self.net):
+                return torch.stack([self.net(x) for _ in range(n)])
+        return torch.stack([self._with_masks(x, noise, s) for s in range(n)])
+
+    def _with_masks(self, x: torch.Tensor, masks: dict[str, torch.Tensor], s: int) -> torch.Tensor:
+        """One pass with the dropout layers applying sample s of the given keep masks."""
+        hooks = []
+        for j, layer in enumerate(self._dropout_layers()):
+            mask, rate = masks[f"dropout{j}"][s], layer.p
+
+            def apply(module, inputs, output, mask=mask, rate=rate):
+                return inputs[0] * mask / (1.0 - rate)
+
+            hooks.append(layer.register_forward_hook(apply))
+        try:
+            return self.net(x)
+        finally:
+            for hook in hooks:
+                hook.remove()

@@ -219,8 +219,27 @@ class PHiSeg(Method):
         _, means = self.prior.walk(self.prior.encode(x_pad), lambda _, mu, __: mu)
         return crop_to(self.likelihood(means)[0], size)
 
+    def noise_shapes(self, x_shape: tuple[int, ...], n: int) -> dict[str, tuple[int, ...]]:
+        """level<l>: (S, B, c, *padded spatial / 2**(l + offset))."""
+        m = self.multiple
+        padded = [-(-s // m) * m for s in x_shape[2:]]
+        offset = self.prior.offset
+        return {
+            f"level{i}": (
+                n,
+                x_shape[0],
+                self.latent_channels,
+                *[s // 2 ** (i + offset) for s in padded],
+            )
+            for i in range(self.levels)
+        }
+
     def logit_samples(
-        self, x: torch.Tensor, n: int, sampled_levels: list[int] | None = None
+        self,
+        x: torch.Tensor,
+        n: int,
+        noise: dict[str, torch.Tensor] | None = None,
+        sampled_levels: list[int] | None = None,
     ) -> torch.Tensor:
         """(S, B, K, *spatial) logits from ancestral prior samples; the prior's encoder runs
         once.
@@ -236,12 +255,20 @@ class PHiSeg(Method):
         b = x.shape[0]
         features = self.prior.encode(x_pad)
         # All noise is drawn up front so that chunking does not change the samples.
-        noise = {
-            i: torch.randn(
-                n, b, self.latent_channels, *features[i].shape[2:], device=x.device, dtype=x.dtype
-            )
-            for i in sorted(sampled)
-        }
+        if noise is None:
+            noise = {
+                i: torch.randn(
+                    n,
+                    b,
+                    self.latent_channels,
+                    *features[i].shape[2:],
+                    device=x.device,
+                    dtype=x.dtype,
+                )
+                for i in sorted(sampled)
+            }
+        else:
+            noise = {i: noise[f"level{i}"] for i in sorted(sampled)}
         chunk = self.sample_chunk_size(x, self.sample_chunk, cpu_chunk=2)
         outputs = []
         for start in range(0, n, chunk):
@@ -271,6 +298,6 @@ class PHiSeg(Method):
                 f"phiseg: unknown level '{level}' (known: {', '.join(self.level_names)})"
             )
         logits = self.logit_samples(
-            x, n or self.default_samples, [int(level.removeprefix("level"))]
+            x, n or self.default_samples, sampled_levels=[int(level.removeprefix("level"))]
         )
         return torch.softmax(logits.float() / self.temperature, dim=2)

@@ -160,12 +160,23 @@ class PixelwiseUncertainty(Method):
     def encoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         return unet_features(self.net, x)
 
-    def logit_samples(self, x: torch.Tensor, n: int) -> torch.Tensor:
+    def logit_samples(
+        self, x: torch.Tensor, n: int, noise: dict[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
         mu, log_var = self.mean_and_log_var(x)
         if n <= 1:
             return mu.unsqueeze(0)
-        noise = torch.randn(n, *mu.shape, device=mu.device, dtype=mu.dtype)
-        return mu.unsqueeze(0) + torch.exp(0.5 * log_var).unsqueeze(0) * noise
+        eps = (
+            torch.randn(n, *mu.shape, device=mu.device, dtype=mu.dtype)
+            if noise is None
+            else noise["logits"]
+        )
+        return mu.unsqueeze(0) + torch.exp(0.5 * log_var).unsqueeze(0) * eps
+
+    def noise_shapes(self, x_shape: tuple[int, ...], n: int) -> dict[str, tuple[int, ...]]:
+        if n <= 1:
+            return {}
+        return {"logits": (n, x_shape[0], self.num_classes, *x_shape[2:])}
 
     @property
     def auxiliary_map_names(self) -> list[str]:

@@ -242,7 +242,12 @@ class ProbUNet(Method):
         part, (mu, _) = self._shared(x_pad)
         return crop_to(self.fcomb(part, mu), size)
 
-    def logit_samples(self, x: torch.Tensor, n: int) -> torch.Tensor:
+    def noise_shapes(self, x_shape: tuple[int, ...], n: int) -> dict[str, tuple[int, ...]]:
+        return {"z": (n, x_shape[0], self.latent_dim)}
+
+    def logit_samples(
+        self, x: torch.Tensor, n: int, noise: dict[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """(S, B, K, *spatial) logits from S prior draws of z; the U-Net and the prior run once.
 
         Args:
@@ -253,11 +258,12 @@ class ProbUNet(Method):
         part, (mu, log_sigma) = self._shared(x_pad)
         b = x.shape[0]
         # All noise is drawn up front so that chunking does not change the samples.
-        noise = torch.randn(n, *mu.shape, device=x.device, dtype=mu.dtype)
+        if noise is None:
+            noise = {"z": torch.randn(n, *mu.shape, device=x.device, dtype=mu.dtype)}
         chunk = self.sample_chunk_size(x, self.sample_chunk, cpu_chunk=8)
         outputs = []
         for start in range(0, n, chunk):
-            z = mu + torch.exp(log_sigma) * noise[start : start + chunk]  # (s, B, L)
+            z = mu + torch.exp(log_sigma) * noise["z"][start : start + chunk]  # (s, B, L)
             logits = crop_to(self.fcomb(part, z.flatten(0, 1)), size)
             outputs.append(logits.unflatten(0, (z.shape[0], b)))
         return torch.cat(outputs)

@@ -56,7 +56,9 @@ class TestTimeAugmentation(Method):
     def encoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         return unet_features(self.net, x)
 
-    def logit_samples(self, x: torch.Tensor, n: int) -> torch.Tensor:
+    def logit_samples(
+        self, x: torch.Tensor, n: int, noise: dict[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
         # S = number of transforms whatever n asks (n larger repeats nothing).
         outputs = []
         for flip, scale in self.transforms:

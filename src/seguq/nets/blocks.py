@@ -37,5 +37,7 @@ class ConvBlock(nn.Sequential):
         for cin in (in_channels, out_channels):
             layers += list(conv_unit(cin, out_channels, norm, dims))
         if dropout_rate > 0:
-            layers.append(dropout(dropout_rate, dims))
+            layer = dropout(dropout_rate, dims)
+            layer.channels = out_channels  # the shape of its masks (MC dropout's noise inputs)
+            layers.append(layer)
         super().__init__(*layers)

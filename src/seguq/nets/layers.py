@@ -90,9 +90,8 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
     pads: list[int] = []
     for extent in reversed(size):  # F.pad lists the last axis first
         pads += [0, (-extent) % multiple]
-    if any(pads):
-        x = F.pad(x, pads, mode="replicate" if min(size) > 1 else "constant")
-    return x, size
+    # Padded even by zero: no branch on the size, so an exported graph keeps sizes symbolic.
+    return F.pad(x, pads, mode="replicate" if min(size) > 1 else "constant"), size
 
 
 def crop_to(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
