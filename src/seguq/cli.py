@@ -132,6 +132,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rater", help="annotators per training item: random | first | all")
     parser.add_argument("--devices", type=POSITIVE)
     parser.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
+    parser.add_argument(
+        "--logger",
+        type=_csv_list,
+        help="csv (always) plus tensorboard and/or mlflow, comma-separated",
+    )
     parser.add_argument("--accelerator", help="auto (default: a GPU when there is one) | cpu | gpu")
     parser.add_argument(
         "--precision", help="auto (default: bf16/fp16 mixed where fast) | 32 | bf16 | 16"
@@ -308,6 +313,7 @@ def _train_overrides(args: argparse.Namespace) -> dict:
         "precision": args.precision,
         "threads": args.threads,
         "patience": args.patience,
+        "loggers": args.logger,
         "progress": False if args.no_progress else None,
     }
     sections = {"data": data, "method": method, "train": train}

@@ -92,6 +92,7 @@ class TrainConfig:
     precision: str = "auto"  # bf16 mixed where fast, fp16 mixed on other GPUs, else 32-bit
     threads: int = 0  # torch CPU threads; 0 = the free physical cores (seguq.devices)
     workers: int = -1  # data-loading processes; -1 = none on a CPU, up to 8 beside a GPU
+    loggers: list[str] = field(default_factory=list)  # also "tensorboard", "mlflow" (csv always)
     patience: int = 0  # stop when validation Dice has not improved for this many epochs; 0 = never
     min_delta: float = 0.001  # the improvement of validation Dice that counts
     progress: bool = True

@@ -103,6 +103,10 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.threads": at_least(0),
     "train.workers": at_least(-1),
     "train.patience": at_least(0),
+    "train.loggers": (
+        lambda v: isinstance(v, list) and all(n in ("csv", "tensorboard", "mlflow") for n in v),
+        "a list of csv, tensorboard, mlflow",
+    ),
     "train.min_delta": at_least(0, integer=False),
     "predict.ood_score": one_of(OOD_SCORES),
     "predict.ood_map": one_of(OOD_MAPS),

@@ -151,3 +151,28 @@ def test_training_is_reproducible_under_a_seed(tiny_manifest, make_config, tmp_p
         weights.append(read_checkpoint(run.run_dir / "checkpoints" / "last.pt")["state_dict"])
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_tensorboard_logger_beside_the_csv_log(tiny_manifest, make_config, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = make_config(tiny_manifest, epochs=2, steps_per_epoch=2)
+    config.train.loggers = ["tensorboard"]
+    run = train(config, tmp_path / "run").run_dir
+    assert (run / "logs" / "metrics.csv").is_file()
+    events = EventAccumulator(str(run / "logs" / "tensorboard")).Reload()
+    assert {"val_dice", "best_val_dice"} <= set(events.Tags()["scalars"])
+
+
+def test_a_missing_logger_package_is_a_one_line_error(tiny_manifest, tmp_path, cli_error):
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is not None:
+        pytest.skip("mlflow is installed")
+    run = tmp_path / "run"
+    err = cli_error(["train", "--data", tiny_manifest, "--out", run, "--logger", "mlflow"])
+    assert "pip install 'seguq[mlflow]'" in err and not run.exists()
+    assert "unknown 'wandb'" in cli_error(
+        ["train", "--data", tiny_manifest, "--out", run, "--logger", "wandb"]
+    )

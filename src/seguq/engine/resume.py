@@ -100,7 +100,12 @@ def check_resume_checkpoint(path: Path, task: L.LightningModule) -> int:
 
 
 # Settings a resumed run may change: they do not change what is computed.
-RESUME_MAY_DIFFER = {("train", "threads"), ("train", "progress"), ("train", "workers")}
+RESUME_MAY_DIFFER = {
+    ("train", "threads"),
+    ("train", "progress"),
+    ("train", "workers"),
+    ("train", "loggers"),
+}
 # Filled in from the data when training starts: a config that leaves them unset matches any.
 FILLED_AT_TRAINING = {
     ("data", "label_map"),

@@ -27,6 +27,7 @@ from seguq.data.preprocess import Preprocessing
 from seguq.data.sources import Source, load_source
 from seguq.devices import accelerator_device, loader_workers, resolve_precision, set_threads
 from seguq.engine.checkpoint import save_checkpoint
+from seguq.engine.loggers import check_loggers, extra_loggers, flat
 from seguq.engine.metrics_log import MetricsLog, read_metrics
 from seguq.engine.output_folder import OutputFolder, source_inputs
 from seguq.engine.resume import (
@@ -134,6 +135,9 @@ def fit_method(
         patch_size=data.patch_size,
         class_names=data.class_names,
     )
+    extra = extra_loggers(opt.loggers, run_dir)
+    for logger in extra:
+        logger.log_hyperparams(flat(config.to_dict()))
     ckpt = str(resume_ckpt) if resume and resume_ckpt.is_file() else None
     completed_epoch = check_resume_checkpoint(resume_ckpt, task) if ckpt else None
     # Data-loading workers copy the dataset when the first iterator is made, before the first
@@ -148,7 +152,7 @@ def fit_method(
         strategy=opt.strategy,
         precision=precision,
         deterministic=False,
-        logger=MetricsLog(run_dir / "logs", completed_epoch=completed_epoch),
+        logger=[MetricsLog(run_dir / "logs", completed_epoch=completed_epoch), *extra],
         callbacks=[
             ResumeCheckpoint(resume_ckpt),
             EpochSeeds(opt.seed, shuffle, patches),
@@ -164,6 +168,9 @@ def fit_method(
     trainer.fit(task, train_loader, val_loader, ckpt_path=ckpt, weights_only=True)
     if not trainer.is_global_zero:
         return float("nan")
+    for logger in extra:  # the final numbers, as metrics of the last step
+        logger.log_metrics({"best_val_dice": saver.best}, step=trainer.global_step)
+        logger.finalize("success")
     return saver.best
 
 
@@ -238,6 +245,7 @@ def train(
     start = time.perf_counter()
     out = Path(out)
     check_config(config)
+    check_loggers(config.train.loggers)
     folder = OutputFolder(out, "run")
     if resume:
         check_same_training(_saved_config(out), config, out)
