@@ -20,6 +20,7 @@ from seguq.data.arrays import load_case
 from seguq.data.case import select_cases
 from seguq.data.io import atomic_write, read_mask
 from seguq.data.maps import MAP_ENDINGS, MASK_ENDINGS, find_output, read_map
+from seguq.data.roi import region_of_interest
 from seguq.data.sources import load_source
 from seguq.engine.output_folder import source_inputs
 from seguq.errors import SeguqError
@@ -128,6 +129,7 @@ def evaluate(
     detectors = {name: ErrorDetectionAccumulator(seed=0) for name in info.get("maps", [])}
     ambiguity = AmbiguityAccumulator(num_classes)
     rows, per_case, image_scores, image_dice, all_dice = [], [], [], [], []
+    with_roi = 0
     for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress):
         mask_path = find_output(pred_dir, case.id, "mask", MASK_ENDINGS)
         if mask_path is None:
@@ -142,6 +144,10 @@ def evaluate(
                 f"{mask_path}: shape {pred.shape} differs from the mask's {truth.shape}"
             )
         spacing = arrays.geometry.spacing or None
+        roi = region_of_interest(case, source.root, truth.shape)
+        if roi is not None:  # every pixel metric counts the region of interest only
+            pred, truth = np.where(roi, pred, 0), np.where(roi, truth, 0)
+            with_roi += 1
         case_scores = segmentation_scores(pred, truth, num_classes, spacing=spacing)
         per_case.append((case.domain, case_scores))
         for k, values in case_scores.items():
@@ -151,7 +157,7 @@ def evaluate(
         if case.id in scores:
             image_scores.append(scores[case.id])
             image_dice.append(mean_dice)
-        _accumulate_pixels(pred_dir, case.id, pred, truth, calibration, detectors)
+        _accumulate_pixels(pred_dir, case.id, pred, truth, calibration, detectors, roi)
         if arrays.masks.shape[0] >= 2:
             _accumulate_ambiguity(pred_dir, case.id, arrays.masks, ambiguity)
     result = {
@@ -160,6 +166,11 @@ def evaluate(
         "method": info.get("method"),
         "cases": len(cases),
         "conventions": CONVENTIONS,
+        "region_of_interest": {
+            "cases": with_roi,
+            "note": "Dice, calibration and error detection count only the pixels inside the "
+            "manifest's roi/fov mask of these cases",
+        },
         "segmentation": _summaries(per_case, class_names),
         "per_case": rows,
     }
@@ -204,17 +215,19 @@ def _accumulate_pixels(
     truth: np.ndarray,
     calibration: CalibrationAccumulator,
     detectors: dict[str, ErrorDetectionAccumulator],
+    roi: np.ndarray | None = None,
 ) -> None:
+    mask = None if roi is None else torch.from_numpy(roi)[None]
     probs_path = find_output(pred_dir, case_id, "probs", MAP_ENDINGS)
     if probs_path is not None:
         probs = read_map(probs_path, truth.ndim)
-        calibration.update(torch.from_numpy(probs)[None], torch.from_numpy(truth)[None])
+        calibration.update(torch.from_numpy(probs)[None], torch.from_numpy(truth)[None], mask)
     errors = torch.from_numpy(pred != truth)[None]
     for name, accumulator in detectors.items():
         path = find_output(pred_dir, case_id, name, MAP_ENDINGS)
         if path is None:
             raise SeguqError(f"{pred_dir}: missing '{name}' map of case '{case_id}'")
-        accumulator.update(torch.from_numpy(read_map(path, truth.ndim))[None], errors)
+        accumulator.update(torch.from_numpy(read_map(path, truth.ndim))[None], errors, mask)
 
 
 def _accumulate_ambiguity(

@@ -229,17 +229,23 @@ class CalibrationAccumulator:
         self._nll = 0.0
         self._pixels = 0
 
-    def update(self, mean_probs: torch.Tensor, labels: torch.Tensor) -> None:
+    def update(
+        self, mean_probs: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> None:
         """Add a batch.
 
         Args:
             mean_probs: mean class probabilities, (B, K, *spatial).
             labels: int class indices, (B, *spatial).
+            mask: bool (B, *spatial), the pixels that count (a region of interest); None: all.
 
         Raises:
             SeguqError: for mismatched shapes or labels outside [0, K).
         """
         flat, labels_flat = _flatten(mean_probs, labels)
+        if mask is not None:
+            keep = mask.detach().reshape(-1).bool().to(flat.device)
+            flat, labels_flat = flat[keep], labels_flat[keep]
         confidence, correct, foreground = _confidence_stats(flat, labels_flat)
         self._all.add(confidence, correct)
         self._foreground.add(confidence[foreground], correct[foreground])

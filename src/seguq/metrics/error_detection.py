@@ -189,13 +189,16 @@ class ErrorDetectionAccumulator:
         self._cases = 0
         self._pixels = 0
 
-    def update(self, uncertainty: torch.Tensor, errors: torch.Tensor) -> None:
+    def update(
+        self, uncertainty: torch.Tensor, errors: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> None:
         """Add a batch of cases.
 
         Args:
             uncertainty: uncertainty map, (B, *spatial).
             errors: bool, True where the prediction is wrong, (B, *spatial); e.g.
                 ``predicted_labels(P) != labels``.
+            mask: bool (B, *spatial), the pixels that count (a region of interest); None: all.
 
         Raises:
             SeguqError: if the shapes differ or the uncertainty is not finite.
@@ -209,7 +212,13 @@ class ErrorDetectionAccumulator:
         wrong = errors.detach().reshape(errors.shape[0], -1).bool().cpu().numpy()
         if not np.isfinite(scores).all():
             raise SeguqError("uncertainty map contains NaN or infinite values")
-        for case_scores, case_errors in zip(scores, wrong, strict=True):
+        keep = (
+            mask.detach().reshape(mask.shape[0], -1).bool().cpu().numpy()
+            if mask is not None
+            else np.ones_like(wrong)
+        )
+        for case_scores, case_errors, case_keep in zip(scores, wrong, keep, strict=True):
+            case_scores, case_errors = case_scores[case_keep], case_errors[case_keep]
             n = case_scores.size
             if n > self.max_pixels_per_case:
                 keep = self._rng.choice(n, self.max_pixels_per_case, replace=False)

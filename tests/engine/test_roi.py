@@ -1,0 +1,63 @@
+"""A region of interest (manifest column roi, or fov) restricts every pixel metric."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+from PIL import Image
+
+from seguq.data.io import read_mask
+from seguq.engine.evaluate import evaluate
+from seguq.engine.predict import predict
+
+
+def test_metrics_count_only_the_region_of_interest(trained_run, tiny_manifest, tmp_path):
+    pred = predict(
+        trained_run,
+        tiny_manifest,
+        tmp_path / "pred",
+        splits=["test"],
+        domains=["site1"],
+        progress=False,
+    ).out_dir
+    rows = list(csv.DictReader(tiny_manifest.open()))
+    test = [r for r in rows if r["split"] == "test" and r["domain"] == "site1"]
+    roi = np.zeros((64, 64), np.uint8)
+    roi[:, :32] = 255  # the left half only
+    Image.fromarray(roi).save(tmp_path / "left_half.png")
+    manifest = tmp_path / "with_fov.csv"  # absolute paths: the shared data folder stays as it is
+    data = tiny_manifest.parent
+    absolute = [
+        {k: str(data / v) if k.startswith(("image", "mask")) and v else v for k, v in r.items()}
+        for r in test
+    ]
+    with manifest.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*rows[0], "fov"])
+        writer.writeheader()
+        writer.writerows([{**r, "fov": "left_half.png"} for r in absolute])
+    whole = evaluate(
+        pred,
+        tiny_manifest,
+        tmp_path / "whole.json",
+        splits=["test"],
+        domains=["site1"],
+        progress=False,
+    )
+    inside = evaluate(pred, manifest, tmp_path / "inside.json", progress=False)
+    assert (
+        inside["region_of_interest"]["cases"] == len(test)
+        and whole["region_of_interest"]["cases"] == 0
+    )
+    assert inside["calibration"]["num_pixels"] == len(test) * 64 * 32
+    assert whole["calibration"]["num_pixels"] == len(test) * 64 * 64
+    case = test[0]
+    p, _ = read_mask(pred / f"{case['id']}_mask.png")
+    t, _ = read_mask(tiny_manifest.parent / case["mask"])
+    left = np.zeros_like(p, dtype=bool)
+    left[:, :32] = True
+    k = 1
+    a, b = (p == k) & left, (t == k) & left
+    expected = 1.0 if a.sum() + b.sum() == 0 else 2 * (a & b).sum() / (a.sum() + b.sum())
+    row = next(r for r in inside["per_case"] if r["id"] == case["id"] and r["class"] == "disc_rim")
+    assert np.isclose(row["dice"], expected)
