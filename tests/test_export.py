@@ -81,3 +81,33 @@ def test_export_refuses_to_replace_a_file(trained_run, tmp_path, cli_error):
     assert "expected an .onnx file" in cli_error(
         ["export", "--model", trained_run, "--out", tmp_path / "m.pt"]
     )
+
+
+def test_deterministic_run_exports_and_onnxruntime_matches_torch(trained_run, tmp_path):
+    from seguq.export import export_onnx
+
+    (out,) = export_onnx(trained_run, tmp_path / "det.onnx")
+    method = load_method(resolve_model(trained_run))
+    x = torch.randn(1, 3, 52, 40)
+    got = ort.InferenceSession(str(out)).run(None, {"image": x.numpy()})[0]
+    with torch.no_grad():
+        expected = torch.softmax(method.logits(x).float() / method.temperature, 1).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_mc_dropout_samples_take_the_keep_masks_as_inputs(tiny_manifest, tmp_path, make_config):
+    from seguq.export import export_onnx, noise_for
+
+    config = make_config(tiny_manifest, method="mc_dropout", epochs=1, steps_per_epoch=1)
+    run = train(config, tmp_path / "run").run_dir
+    _, samples_path = export_onnx(run, tmp_path / "mc.onnx", samples=4)
+    method = load_method(resolve_model(run))
+    x = torch.randn(1, 3, 40, 48)
+    noise = noise_for(method, tuple(x.shape), 4, seed=1)
+    got = ort.InferenceSession(str(samples_path)).run(None, {"image": x.numpy(), **noise})[0]
+    given = {name: torch.from_numpy(values) for name, values in noise.items()}
+    with torch.no_grad():
+        logits = method.logit_samples(x, 4, noise=given).float()
+    expected = torch.softmax(logits / method.temperature, 2).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert np.abs(got[0] - got[1]).max() > 1e-3  # the masks differ, so the samples do

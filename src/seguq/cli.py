@@ -177,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--no-probs", action="store_true", help="do not write class probabilities")
     predict.add_argument("--float-format", default="npy", help="npy | tiff (2D inputs)")
     predict.add_argument(
+        "--format",
+        default="seguq",
+        choices=["seguq", "nnunet"],
+        help="nnunet: probabilities also as nnU-Net's <id>.npz + <id>.pkl (default seguq)",
+    )
+    predict.add_argument(
         "--ood-alpha",
         type=_float_in(0.0, 1.0),
         help="flag a case when its conformal p-value is below this (default 0.05)",
@@ -203,6 +209,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue an interrupted prediction in --out (rerunning the same command does too)",
     )
     _add_common(predict)
+
+    nnunet = sub.add_parser(
+        "from-nnunet", help="uncertainty maps and OOD scores from an nnU-Net ensemble's folds"
+    )
+    nnunet.add_argument(
+        "--folds",
+        required=True,
+        nargs="+",
+        type=Path,
+        help="nnUNetv2_predict --save_probabilities output folders, one per fold",
+    )
+    nnunet.add_argument("--images", required=True, help="the images they were predicted from")
+    nnunet.add_argument("--out", required=True, type=Path, help="the prediction folder to write")
+    nnunet.add_argument(
+        "--maps", default="total", help="comma-separated: total,aleatoric,epistemic,variance"
+    )
+    nnunet.add_argument("--no-probs", action="store_true", help="do not write class probabilities")
+    nnunet.add_argument("--float-format", default="npy", help="npy | tiff (2D inputs)")
+    nnunet.add_argument(
+        "--reference",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="in-distribution predictions for the OOD p-values (e.g. fold_*/validation)",
+    )
+    nnunet.add_argument("--reference-images", help="their images (default: --images)")
+    nnunet.add_argument(
+        "--ood-alpha",
+        type=_float_in(0.0, 1.0),
+        default=0.05,
+        help="flag a case when its conformal p-value is below this (default 0.05)",
+    )
+    _add_common(nnunet)
 
     evaluate = sub.add_parser("evaluate", help="score a prediction folder against masks")
     evaluate.add_argument("--pred", required=True, type=Path)
@@ -481,6 +520,7 @@ def _run(args: argparse.Namespace) -> int:
             save_probs=not args.no_probs,
             save_samples=args.save_samples,
             float_format=args.float_format,
+            output_format=args.format,
             ood_alpha=args.ood_alpha,
             calibration_data=args.calibration_data,
             splits=args.split,
@@ -499,6 +539,23 @@ def _run(args: argparse.Namespace) -> int:
             from seguq.report import write_report
 
             print(f"report: {write_report(result.out_dir, overwrite=args.overwrite)}")
+    elif args.command == "from-nnunet":
+        from seguq.engine.from_nnunet import from_nnunet
+
+        result = from_nnunet(
+            args.folds,
+            args.images,
+            args.out,
+            maps=args.maps,
+            save_probs=not args.no_probs,
+            float_format=args.float_format,
+            reference=args.reference,
+            reference_images=args.reference_images,
+            ood_alpha=args.ood_alpha,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
+        print(f"wrote {result.cases} cases -> {result.out_dir} (scores: {result.scores_csv})")
     elif args.command == "evaluate":
         from seguq.data.sources import parse_label_map
         from seguq.engine.evaluate import evaluate

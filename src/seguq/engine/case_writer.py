@@ -9,6 +9,7 @@ import torch
 
 from seguq.config import PredictConfig
 from seguq.data.io import Geometry, write_map, write_mask
+from seguq.interop.nnunet_files import write_case
 from seguq.quality import predicted_dice
 from seguq.uncertainty import compute_maps, image_score, mean_probs
 
@@ -17,10 +18,17 @@ class CaseWriter:
     """Writes one case's outputs on the input's grid and returns its image score."""
 
     def __init__(
-        self, out: Path, maps: list[str], save_probs: bool, save_samples: int, float_format: str
+        self,
+        out: Path,
+        maps: list[str],
+        save_probs: bool,
+        save_samples: int,
+        float_format: str,
+        nnunet: bool = False,
     ):
+        """`nnunet`: also write the mean probabilities as nnU-Net's `<id>.npz` + `<id>.pkl`."""
         self.out, self.maps, self.float_format = out, maps, float_format
-        self.save_probs, self.save_samples = save_probs, save_samples
+        self.save_probs, self.save_samples, self.nnunet = save_probs, save_samples, nnunet
 
     def write_map(self, name: str, values: torch.Tensor, geometry: Geometry) -> None:
         write_map(self.out / name, values.numpy().astype(np.float32), geometry, self.float_format)
@@ -41,6 +49,8 @@ class CaseWriter:
         write_mask(self.out / f"{case_id}_mask", labels.numpy().astype(np.uint8), geometry)
         if self.save_probs:
             self.write_map(f"{case_id}_probs", mean, geometry)
+        if self.nnunet:
+            write_case(self.out, case_id, mean.numpy(), geometry)
         umaps = compute_maps(batch, list(dict.fromkeys([*self.maps, settings.ood_map])))
         for name in self.maps:
             self.write_map(f"{case_id}_{name}", umaps[name][0], geometry)

@@ -261,6 +261,11 @@ def ood_detection(
     ood_path = Path(ood_data)
     if (ood_path / "scores.csv").is_file():
         out_scores = list(read_scores(ood_path).values())
+    elif not info.get("model"):
+        raise SeguqError(
+            f"--ood-data {ood_data}: {pred_dir} was not predicted by a seguq model; give "
+            "--ood-data a prediction folder of the OOD cases (seguq from-nnunet on them)"
+        )
     else:
         from seguq.engine.predict import predict
 

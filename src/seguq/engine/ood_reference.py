@@ -17,11 +17,14 @@ needs n >= 1 / alpha - 1.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 FILE = "ood_reference.json"
 # Below this many reference cases the p-values are coarse: warn.
@@ -121,3 +124,36 @@ def load_reference(checkpoint: Path) -> OODReference | None:
                 },
             )
     return None
+
+
+def flag_possible(
+    reference: OODReference | None,
+    alpha: float,
+    where: Path,
+    remedy: str = "give --calibration-data SRC or a larger --ood-alpha",
+) -> bool:
+    """Whether the flag at `alpha` can be given; says why not (or why it is coarse) once, in a
+    line that starts with `where` (the model, or the reference) and ends with `remedy`."""
+    if reference is None:
+        return False
+    if not reference.can_flag(alpha):
+        log.warning(
+            "%s: the OOD flag at --ood-alpha %g needs at least %d in-distribution reference "
+            "cases, there are %d (%s): scores.csv gives p-values, no flag; %s",
+            where,
+            alpha,
+            cases_needed(alpha),
+            reference.size,
+            reference.source,
+            remedy,
+        )
+        return False
+    if reference.size < FEW_CASES:
+        log.warning(
+            "%s: only %d in-distribution reference cases (%s): p-values come in steps of 1/%d",
+            where,
+            reference.size,
+            reference.source,
+            reference.size + 1,
+        )
+    return True

@@ -3,9 +3,6 @@ input's format and geometry, plus `scores.csv` and `prediction.json` describing 
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,28 +15,33 @@ from tqdm import tqdm
 from seguq.config import RunConfig
 from seguq.config_checks import MAX_SEED
 from seguq.data.case import select_cases
-from seguq.data.io import atomic_write, read_image
+from seguq.data.io import file_format, read_image
 from seguq.data.sources import load_source
 from seguq.devices import set_threads
 from seguq.engine.after_training import case_components
 from seguq.engine.case_sampling import Inference, sample_input
 from seguq.engine.case_writer import CaseWriter
 from seguq.engine.checkpoint import load_method, resolve_model
-from seguq.engine.ood_reference import FEW_CASES, OODReference, cases_needed, load_reference
+from seguq.engine.ood_reference import OODReference, flag_possible, load_reference
 from seguq.engine.output_folder import OutputFolder, source_inputs
 from seguq.engine.predict_state import (
     case_seed,
-    describe_difference,
+    claim_prediction_folder,
     file_digest,
-    finished_rows,
     forget_progress,
     record_finished,
+    write_json,
+    write_scores,
 )
 from seguq.errors import SeguqError
 from seguq.features import FeatureReference
+from seguq.interop.nnunet_files import write_folder_files
 from seguq.uncertainty import UNCERTAINTY_MAPS
 
 log = logging.getLogger(__name__)
+
+# "nnunet": also nnU-Net's <id>.npz + <id>.pkl and the folder's dataset.json and plans.json.
+OUTPUT_FORMATS = ("seguq", "nnunet")
 
 
 @dataclass
@@ -74,6 +76,7 @@ def predict(
     save_probs: bool = True,
     save_samples: int = 0,
     float_format: str = "npy",
+    output_format: str = "seguq",
     ood_alpha: float | None = None,
     calibration_data: str | Path | None = None,
     splits: Sequence[str] | None = None,
@@ -96,7 +99,9 @@ def predict(
     the input's format and geometry; then `scores.csv` (id, domain, image score, its conformal
     p-value against the run's in-distribution reference scores, the OOD flag `p < ood_alpha`,
     the predicted Dice, S) and `prediction.json`. `calibration_data` (a source of
-    in-distribution cases) replaces the run's reference (its validation cases).
+    in-distribution cases) replaces the run's reference (its validation cases). With
+    `output_format="nnunet"` the mean probabilities are also written as nnU-Net's `<id>.npz` +
+    `<id>.pkl`, with the `dataset.json` and `plans.json` its ensembling tools read.
 
     The same model, input, settings and `seed` give identical outputs. An interrupted
     prediction continues where it stopped when the same call is made again (or with `resume`);
@@ -108,6 +113,10 @@ def predict(
         SeguqError: bad model, input or option; an existing output folder holding other results
             without `overwrite`; `resume` without an interrupted prediction with these settings.
     """
+    if output_format not in OUTPUT_FORMATS:
+        raise SeguqError(
+            f"--format: expected one of {', '.join(OUTPUT_FORMATS)}, got '{output_format}'"
+        )
     if float_format not in ("npy", "tiff"):
         raise SeguqError(f"--float-format: expected 'npy' or 'tiff', got '{float_format}'")
     if samples is not None and samples < 1:
@@ -131,7 +140,7 @@ def predict(
     if not 0 < alpha < 1:
         raise SeguqError(f"--ood-alpha: expected a value in (0, 1), got {alpha}")
     reference = _reference(checkpoint, method, inference, calibration_data)
-    flagging = _can_flag(reference, alpha, checkpoint)
+    flagging = flag_possible(reference, alpha, checkpoint)
     source = load_source(input_spec)
     cases = list(source.cases)
     if splits or domains:
@@ -151,6 +160,7 @@ def predict(
         "probabilities": save_probs,
         "save_samples": save_samples,
         "float_format": float_format,
+        "format": output_format,
         "ood_alpha": alpha,
         "calibration_data": str(calibration_data) if calibration_data else None,
         "per_level": per_level,
@@ -169,8 +179,9 @@ def predict(
     marker = folder.marker or {}
     if reuse and marker.get("settings") == settings and marker.get("complete"):
         return PredictResult(folder.path, folder.path / "scores.csv", len(cases))
-    done = _claim(folder, settings, overwrite=overwrite, resume=resume or reuse)
-    writer = CaseWriter(folder.path, map_names, save_probs, save_samples, float_format)
+    done = claim_prediction_folder(folder, settings, overwrite=overwrite, resume=resume or reuse)
+    nnunet = output_format == "nnunet"
+    writer = CaseWriter(folder.path, map_names, save_probs, save_samples, float_format, nnunet)
     features = FeatureReference.load(checkpoint.parent.parent)
     job = _Job(samples, config, inference, writer, reference, features, alpha, flagging, per_level)
     todo = [case for case in cases if case.id not in done]
@@ -186,8 +197,11 @@ def predict(
         folder.abandon(keep_partial=bool(done))
         raise
     rows = [done[case.id] for case in cases]
-    scores_csv = _write_scores(folder.path / "scores.csv", rows)
-    _write_json(
+    if nnunet and cases:
+        names = config.data.class_names or [f"class{k}" for k in range(config.net.num_classes)]
+        write_folder_files(folder.path, list(names), *file_format(cases[0].image))
+    scores_csv = write_scores(folder.path / "scores.csv", rows)
+    write_json(
         folder.path / "prediction.json",
         {
             "model": settings["model"],
@@ -199,6 +213,7 @@ def predict(
             "auxiliary_maps": method.auxiliary_map_names,
             "probabilities": save_probs,
             "float_format": float_format,
+            "format": output_format,
             "seed": seed,
             "device": str(inference.device),
             "precision": inference.precision,
@@ -239,64 +254,6 @@ def _reference(
     features = FeatureReference.load(checkpoint.parent.parent)
     origin = f"{len(cases)} cases of {calibration_data}"
     return reference_of(method, cases, inference, features, origin)
-
-
-def _can_flag(reference: OODReference | None, alpha: float, checkpoint: Path) -> bool:
-    """Whether the flag at `alpha` can be given; says why not (or why it is coarse) once."""
-    if reference is None:
-        return False
-    if not reference.can_flag(alpha):
-        log.warning(
-            "%s: the OOD flag at --ood-alpha %g needs at least %d in-distribution reference "
-            "cases, the run has %d (%s): scores.csv gives p-values, no flag; give "
-            "--calibration-data SRC or a larger --ood-alpha",
-            checkpoint,
-            alpha,
-            cases_needed(alpha),
-            reference.size,
-            reference.source,
-        )
-        return False
-    if reference.size < FEW_CASES:
-        log.warning(
-            "%s: only %d in-distribution reference cases (%s): p-values come in steps of 1/%d",
-            checkpoint,
-            reference.size,
-            reference.source,
-            reference.size + 1,
-        )
-    return True
-
-
-def _claim(
-    folder: OutputFolder, settings: dict, *, overwrite: bool, resume: bool
-) -> dict[str, dict]:
-    """Claim the output folder; returns the rows of the cases an interrupted run finished."""
-    marker = folder.marker
-    same = marker is not None and marker.get("kind") == "prediction"
-    same = same and marker.get("settings") == settings
-    if same and resume and not marker.get("complete"):
-        folder.reuse(settings)
-        return finished_rows(folder.path)
-    if overwrite:
-        folder.claim(overwrite=True, settings=settings)
-        return {}
-    if same and not marker.get("complete"):
-        folder.reuse(settings)
-        return finished_rows(folder.path)
-    where = f"--out {folder.path}"
-    if same:
-        raise SeguqError(f"{where}: already holds this prediction (use --overwrite to redo it)")
-    if marker is not None and marker.get("kind") == "prediction" and folder.holds_results():
-        change = describe_difference(marker.get("settings") or {}, settings)
-        raise SeguqError(
-            f"{where}: holds a prediction with other settings ({change}); use another --out "
-            "or --overwrite"
-        )
-    if resume:
-        raise SeguqError(f"--resume {folder.path}: no interrupted prediction to continue there")
-    folder.claim(overwrite=False, settings=settings)
-    return {}
 
 
 @dataclass(frozen=True)
@@ -363,19 +320,3 @@ def _score_row(
         row.update(p_value=round(p, 6), ood=str(p < job.alpha).lower() if job.flag else "")
     row.update(predicted_dice=round(quality, 6), samples=samples)
     return row
-
-
-SCORE_COLUMNS = ["id", "domain", "score", "uncertainty", "p_value", "ood", "predicted_dice"]
-
-
-def _write_scores(path: Path, rows: list[dict[str, object]]) -> Path:
-    buffer = io.StringIO()
-    fields = list(dict.fromkeys(key for row in rows for key in row)) if rows else SCORE_COLUMNS
-    writer = csv.DictWriter(buffer, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(rows)
-    return atomic_write(path, lambda tmp: tmp.write_text(buffer.getvalue()))
-
-
-def _write_json(path: Path, payload: dict) -> Path:
-    return atomic_write(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2)))

@@ -7,12 +7,18 @@ its files are written (each atomically); a case killed half-way is simply predic
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import zlib
 from pathlib import Path
 from typing import Any
+
+from seguq.data.io import atomic_write
+from seguq.engine.output_folder import OutputFolder
+from seguq.errors import SeguqError
 
 DONE_LOG = ".seguq-cases.jsonl"
 
@@ -70,3 +76,51 @@ def describe_difference(saved: dict[str, Any], wanted: dict[str, Any]) -> str:
         if saved.get(k) != wanted.get(k)
     ]
     return "; ".join(parts[:3])
+
+
+def claim_prediction_folder(
+    folder: OutputFolder, settings: dict, *, overwrite: bool, resume: bool
+) -> dict[str, dict]:
+    """Claim a prediction output folder; returns the rows of the cases that an interrupted
+    prediction with the same settings finished (resumed), or {} (a new prediction)."""
+    marker = folder.marker
+    same = marker is not None and marker.get("kind") == "prediction"
+    same = same and marker.get("settings") == settings
+    if same and resume and not marker.get("complete"):
+        folder.reuse(settings)
+        return finished_rows(folder.path)
+    if overwrite:
+        folder.claim(overwrite=True, settings=settings)
+        return {}
+    if same and not marker.get("complete"):
+        folder.reuse(settings)
+        return finished_rows(folder.path)
+    where = f"--out {folder.path}"
+    if same:
+        raise SeguqError(f"{where}: already holds this prediction (use --overwrite to redo it)")
+    if marker is not None and marker.get("kind") == "prediction" and folder.holds_results():
+        change = describe_difference(marker.get("settings") or {}, settings)
+        raise SeguqError(
+            f"{where}: holds a prediction with other settings ({change}); use another --out "
+            "or --overwrite"
+        )
+    if resume:
+        raise SeguqError(f"--resume {folder.path}: no interrupted prediction to continue there")
+    folder.claim(overwrite=False, settings=settings)
+    return {}
+
+
+SCORE_COLUMNS = ["id", "domain", "score", "uncertainty", "p_value", "ood", "predicted_dice"]
+
+
+def write_scores(path: Path, rows: list[dict[str, object]]) -> Path:
+    buffer = io.StringIO()
+    fields = list(dict.fromkeys(key for row in rows for key in row)) if rows else SCORE_COLUMNS
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write(path, lambda tmp: tmp.write_text(buffer.getvalue()))
+
+
+def write_json(path: Path, payload: dict) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2)))

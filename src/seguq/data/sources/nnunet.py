@@ -55,6 +55,15 @@ def _labels(dataset: dict, path: Path) -> tuple[dict[int, int], tuple[str, ...]]
     return label_map, tuple(by_value[value] for value in values)
 
 
+def read_labels(json_path: Path) -> tuple[dict[int, int], tuple[str, ...]]:
+    """The label map and class names of a dataset.json (MSD or nnU-Net v2 style).
+
+    Raises:
+        SeguqError: unreadable, or no usable `labels`.
+    """
+    return _labels(_read_json(Path(json_path)), Path(json_path))
+
+
 def _case_id(name: str, ending: str) -> str | None:
     return name[: -len(ending)] if name.endswith(ending) else None
 
