@@ -23,6 +23,11 @@ def machine() -> dict:
         "cpu": models[0] if models else platform.processor() or platform.machine(),
         "cores": cores,
         "torch_threads": torch.get_num_threads(),
+        # what "--precision auto" chooses on a CPU: bf16-mixed only with AVX512-BF16 or AMX
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_bf16": bool(
+            torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        ),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "load_average_at_start": round(os.getloadavg()[0], 2),

@@ -467,16 +467,10 @@ def _train(args: argparse.Namespace) -> None:
 
 def _plan(user: dict, args: argparse.Namespace, *, quiet: bool = False):
     """Plan the run from the data and this machine, printing one line per decision."""
-    from seguq.devices import accelerator_device, default_threads
-    from seguq.plan import Machine, plan_run
-    from seguq.plan.planner import user_config
+    from seguq.plan import plan_run
+    from seguq.plan.planner import machine_for
 
-    base = user_config(user)
-    machine = Machine(
-        device=accelerator_device(base.train.accelerator).type,
-        threads=base.train.threads or default_threads(),
-        budget_minutes=args.minutes,
-    )
+    machine = machine_for(user, args.minutes)
     config, plan = plan_run(user, machine=machine)
     if not quiet:
         print(f"plan ({machine.device}, {machine.threads} threads, {args.minutes:g} minutes):")
@@ -618,28 +612,15 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quiet_lightning() -> None:
-    """Hide Lightning's start-up notes (GPU availability, tips): noise on the command line.
-
-    Lightning sets its loggers' level when it is imported, so it is imported here first.
-    """
-    import warnings
-
-    import lightning  # noqa: F401
-
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `seguq` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     logging.basicConfig(level=logging.INFO if debug else logging.WARNING, format="%(message)s")
     if not debug:
-        _quiet_lightning()
+        from seguq.engine.quiet import quiet_lightning
+
+        quiet_lightning()
     try:
         args = build_parser().parse_args(argv)
         return _run(args)

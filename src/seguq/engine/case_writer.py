@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,26 @@ from seguq.data.io import Geometry, write_map, write_mask
 from seguq.interop.nnunet_files import write_case
 from seguq.quality import predicted_dice
 from seguq.uncertainty import compute_maps, image_score, mean_probs
+
+
+@dataclass
+class CaseOutputs:
+    """What a prediction gives for one case, from its (S, K, *spatial) samples."""
+
+    mean: torch.Tensor  # (K, *spatial) mean probabilities
+    labels: torch.Tensor  # (*spatial) argmax of the mean
+    maps: dict[str, torch.Tensor]  # name -> (*spatial)
+    quality: float  # predicted Dice
+
+
+def case_outputs(probs: torch.Tensor, maps: list[str]) -> CaseOutputs:
+    """The mean, mask, uncertainty maps and predicted Dice of one case's samples."""
+    batch = probs[:, None]  # (S, 1, K, *spatial)
+    mean = mean_probs(batch)[0]
+    umaps = compute_maps(batch, list(dict.fromkeys(maps))) if maps else {}
+    return CaseOutputs(
+        mean, mean.argmax(0), {k: v[0] for k, v in umaps.items()}, predicted_dice(probs)
+    )
 
 
 class CaseWriter:
@@ -43,25 +64,23 @@ class CaseWriter:
     ) -> tuple[float, float]:
         """Mask, probabilities, maps and samples of (S, K, *spatial) samples; returns the image
         score and the predicted Dice."""
-        batch = probs[:, None]  # (S, 1, K, *spatial)
-        mean = mean_probs(batch)[0]
-        labels = mean.argmax(0)
+        outputs = case_outputs(probs, [*self.maps, settings.ood_map])
+        mean, labels = outputs.mean, outputs.labels
         write_mask(self.out / f"{case_id}_mask", labels.numpy().astype(np.uint8), geometry)
         if self.save_probs:
             self.write_map(f"{case_id}_probs", mean, geometry)
         if self.nnunet:
             write_case(self.out, case_id, mean.numpy(), geometry)
-        umaps = compute_maps(batch, list(dict.fromkeys([*self.maps, settings.ood_map])))
         for name in self.maps:
-            self.write_map(f"{case_id}_{name}", umaps[name][0], geometry)
+            self.write_map(f"{case_id}_{name}", outputs.maps[name], geometry)
         if self.save_samples:
             self.write_map(
                 f"{case_id}_samples", probs[: self.save_samples].argmax(1).float(), geometry
             )
         score = image_score(
-            umaps[settings.ood_map], method=settings.ood_score, prediction=labels[None]
+            outputs.maps[settings.ood_map][None], method=settings.ood_score, prediction=labels[None]
         )
-        return float(score[0]), predicted_dice(probs)
+        return float(score[0]), outputs.quality
 
 
 def case_score(probs: torch.Tensor, settings: PredictConfig) -> float:

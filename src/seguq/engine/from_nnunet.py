@@ -31,7 +31,7 @@ from seguq.data.sources.nnunet import read_labels
 from seguq.engine.case_writer import CaseWriter, case_score
 from seguq.engine.ood_reference import OODReference, flag_possible
 from seguq.engine.output_folder import OutputFolder, source_inputs
-from seguq.engine.predict import PredictResult, parse_maps
+from seguq.engine.predict import PredictResult, parse_maps, score_row
 from seguq.engine.predict_state import (
     claim_prediction_folder,
     forget_progress,
@@ -160,8 +160,18 @@ def from_nnunet(
             probs, geometry = _fold_probabilities(case, members.cases[case.id])
             ensemble_score, _ = writer.write(case.id, probs, geometry, settings)
             score = _member_score(probs, settings) if one_fold else ensemble_score
-            row = _row(case, score, predicted_dice(probs), probs.shape[0], ood_reference, ood_alpha)
-            row["ood"] = row["ood"] if flag else ""
+            components = {"uncertainty": score}
+            quality = predicted_dice(probs)
+            row = score_row(
+                case.id,
+                case.domain,
+                len(probs),
+                components,
+                quality,
+                ood_reference,
+                ood_alpha,
+                flag,
+            )
             record_finished(folder.path, row)
             done[case.id] = row
     except BaseException:
@@ -246,22 +256,3 @@ def _reference(refs: _Members, cases: list[Case], one_fold: bool) -> OODReferenc
         probs, _ = _fold_probabilities(case, refs.cases[case.id])
         scores.append(_member_score(probs, settings) if one_fold else case_score(probs, settings))
     return OODReference(scores, settings.ood_score, settings.ood_map)
-
-
-def _row(
-    case: Case,
-    score: float,
-    quality: float,
-    samples: int,
-    reference: OODReference | None,
-    alpha: float,
-) -> dict[str, object]:
-    row: dict[str, object] = {"id": case.id, "domain": case.domain, "score": score}
-    row["uncertainty"] = score
-    if reference is None:
-        row.update(p_value="", ood="")
-    else:
-        p = reference.p_value(score)
-        row.update(p_value=round(p, 6), ood=str(p < alpha).lower())
-    row.update(predicted_dice=round(quality, 6), samples=samples)
-    return row

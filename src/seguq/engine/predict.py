@@ -139,7 +139,7 @@ def predict(
     alpha = config.predict.ood_alpha if ood_alpha is None else ood_alpha
     if not 0 < alpha < 1:
         raise SeguqError(f"--ood-alpha: expected a value in (0, 1), got {alpha}")
-    reference = _reference(checkpoint, method, inference, calibration_data)
+    reference = ood_reference_for(checkpoint, method, inference, calibration_data)
     flagging = flag_possible(reference, alpha, checkpoint)
     source = load_source(input_spec)
     cases = list(source.cases)
@@ -198,7 +198,7 @@ def predict(
         raise
     rows = [done[case.id] for case in cases]
     if nnunet and cases:
-        names = config.data.class_names or [f"class{k}" for k in range(config.net.num_classes)]
+        names = config.data.class_names or [f"class{k}" for k in range(config.data.num_classes)]
         write_folder_files(folder.path, list(names), *file_format(cases[0].image))
     scores_csv = write_scores(folder.path / "scores.csv", rows)
     write_json(
@@ -235,7 +235,7 @@ def predict(
     return PredictResult(folder.path, scores_csv, len(rows))
 
 
-def _reference(
+def ood_reference_for(
     checkpoint: Path, method, inference: Inference, calibration_data: str | Path | None
 ) -> OODReference | None:
     """The in-distribution reference: the run's, or the scores of `calibration_data` cases."""
@@ -291,7 +291,16 @@ def _predict_case(method, case, job: _Job) -> dict[str, object]:
         for level in method.level_names:
             level_probs = sample(partial(method.sample_level, level=level), job.samples)
             job.writer.write_maps(f"{case.id}_{level}", level_probs, geometry)
-    return _score_row(case.id, case.domain, probs.shape[0], components, quality, job)
+    return score_row(
+        case.id,
+        case.domain,
+        probs.shape[0],
+        components,
+        quality,
+        job.reference,
+        job.alpha,
+        job.flag,
+    )
 
 
 def _auxiliary_sampler(method):
@@ -299,24 +308,24 @@ def _auxiliary_sampler(method):
     return lambda x, n=None: method.auxiliary_maps(x).unsqueeze(0)
 
 
-def _score_row(
+def score_row(
     case_id: str,
     domain: str,
     samples: int,
     components: dict[str, float],
     quality: float,
-    job: _Job,
+    reference: OODReference | None,
+    alpha: float,
+    flag: bool,
 ) -> dict[str, object]:
-    """The scores.csv row: the combined OOD score first, then its components."""
-    if job.reference is None:
-        score = components["uncertainty"]
-    else:
-        score = job.reference.combine(components)
+    """The scores.csv row: the combined OOD score first, then its components, the p-value
+    against `reference`, the flag (p < alpha, given only when `flag`), the predicted Dice."""
+    score = components["uncertainty"] if reference is None else reference.combine(components)
     row: dict[str, object] = {"id": case_id, "domain": domain, "score": score, **components}
-    if job.reference is None:
+    if reference is None:
         row.update(p_value="", ood="")
     else:
-        p = job.reference.p_value(score)
-        row.update(p_value=round(p, 6), ood=str(p < job.alpha).lower() if job.flag else "")
+        p = reference.p_value(score)
+        row.update(p_value=round(p, 6), ood=str(p < alpha).lower() if flag else "")
     row.update(predicted_dice=round(quality, 6), samples=samples)
     return row

@@ -183,6 +183,13 @@ def _this_machine(config: RunConfig) -> rules.Machine:
     return rules.Machine(device=device.type, threads=threads)
 
 
+def machine_for(user: dict[str, Any], minutes: float) -> rules.Machine:
+    """This machine as the user's accelerator and threads leave it, with a training budget of
+    `minutes`."""
+    machine = _this_machine(user_config(user))
+    return rules.Machine(device=machine.device, threads=machine.threads, budget_minutes=minutes)
+
+
 def _item_shape(shape: list[float], patch: list[int]) -> list[int]:
     """A typical training item: the median shape, at least the patch."""
     return [max(int(round(s)), int(p)) for s, p in zip(shape, patch, strict=True)]
