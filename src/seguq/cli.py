@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from seguq.config import MethodConfig, TrainConfig
 from seguq.errors import SeguqError
 
 
@@ -21,6 +22,12 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         raise SeguqError(f"{self.prog}: {message}")
+
+
+def _method_names() -> list[str]:
+    from seguq.methods.base import method_names
+
+    return method_names()
 
 
 def _csv_list(text: str) -> list[str]:
@@ -105,17 +112,36 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data", help="CSV manifest, data folder, or 'synthetic' (not needed with --resume)"
     )
-    parser.add_argument("--method", help="deterministic | mc_dropout | ensemble | tta | ...")
-    parser.add_argument("--config", type=Path, help="YAML config (command-line options win)")
-    parser.add_argument("--epochs", type=POSITIVE)
-    parser.add_argument("--steps-per-epoch", type=NON_NEGATIVE, help="0: one pass over the data")
-    parser.add_argument("--batch-size", type=POSITIVE)
     parser.add_argument(
-        "--patch-size", type=PATCH_SIDE, nargs="+", metavar="N", help="2 or 3 sides"
+        "--method",
+        help=f"{' | '.join(_method_names())} (default deterministic)",
     )
-    parser.add_argument("--lr", type=_float_in(0.0))
-    parser.add_argument("--seed", type=NON_NEGATIVE)
-    parser.add_argument("--members", type=POSITIVE, help="ensemble size")
+    parser.add_argument("--config", type=Path, help="YAML config (command-line options win)")
+    parser.add_argument(
+        "--epochs", type=POSITIVE, help="default: planned from the measured step time (--minutes)"
+    )
+    parser.add_argument(
+        "--steps-per-epoch",
+        type=NON_NEGATIVE,
+        help="default: planned (100); 0: one pass over the data",
+    )
+    parser.add_argument(
+        "--batch-size", type=POSITIVE, help="default: planned from the patch and the machine"
+    )
+    parser.add_argument(
+        "--patch-size",
+        type=PATCH_SIDE,
+        nargs="+",
+        metavar="N",
+        help="2 or 3 sides (default: planned to cover the median case)",
+    )
+    parser.add_argument(
+        "--lr", type=_float_in(0.0), help=f"default {TrainConfig.lr:g} (AdamW, cosine schedule)"
+    )
+    parser.add_argument("--seed", type=NON_NEGATIVE, help="default 0")
+    parser.add_argument(
+        "--members", type=POSITIVE, help=f"ensemble size (default {MethodConfig.members})"
+    )
     parser.add_argument("--train-domains", type=_csv_list, help="comma-separated domains")
     parser.add_argument("--val-domains", type=_csv_list, help="comma-separated domains")
     parser.add_argument("--train-split", help="split used for training (default: train)")
@@ -167,7 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", required=True, type=Path, help="run folder or checkpoint")
     predict.add_argument("--input", required=True, help="image file, folder, manifest or layout")
     predict.add_argument("--out", required=True, type=Path)
-    predict.add_argument("--samples", type=POSITIVE, help="samples S (default: the method's)")
+    predict.add_argument(
+        "--samples",
+        type=POSITIVE,
+        help="samples S (default: 1 deterministic/pixelwise, members ensemble, flips tta, else 16)",
+    )
     predict.add_argument(
         "--maps", default="total", help="comma-separated: total,aleatoric,epistemic,variance"
     )
