@@ -288,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--ood-data", help="prediction folder or source of OOD images")
     evaluate.add_argument(
+        "--ood-limit",
+        type=POSITIVE,
+        metavar="N",
+        help="predict only N of the --ood-data source's cases (a seeded subset)",
+    )
+    evaluate.add_argument(
         "--device", default="auto", help="for --ood-data sources: auto | cpu | cuda[:N]"
     )
     _add_common(evaluate)
@@ -593,6 +599,7 @@ def _run(args: argparse.Namespace) -> int:
             domains=args.domains,
             label_map=label_map,
             ood_data=args.ood_data,
+            ood_limit=args.ood_limit,
             device=args.device,
             failure_dice=args.failure_dice,
             overwrite=args.overwrite,

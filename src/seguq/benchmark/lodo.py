@@ -13,8 +13,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from seguq.benchmark.tables import (
     SEGMENTATION_METRICS,
     class_means,
@@ -33,6 +31,7 @@ from seguq.engine.output_folder import resumable_output, source_inputs
 from seguq.engine.predict import predict
 from seguq.engine.train import train
 from seguq.errors import SeguqError
+from seguq.progress import progress as progress_bar
 
 
 @dataclass(frozen=True)
@@ -123,7 +122,7 @@ def run_lodo(
         legacy_file="results.json",
     ) as folder:
         out = folder.path
-        bar = tqdm(jobs, desc="lodo", unit="job", disable=not progress)
+        bar = progress_bar(jobs, "lodo", "job", progress)
         for fold, variant, seed in bar:
             bar.set_description(f"lodo {fold.test_domain} | {variant.label} | seed {seed}")
             _run_job(data, base, fold, variant, seed, out, progress)

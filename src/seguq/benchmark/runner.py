@@ -37,6 +37,7 @@ from seguq.config import RunConfig, load_config
 from seguq.devices import device_for
 from seguq.engine.evaluate import read_scores
 from seguq.metrics.ood import ood_scores
+from seguq.progress import progress as progress_bar
 
 OOD_ROLES = ("far_ood", "corrupt")
 
@@ -96,7 +97,7 @@ def _run_protocol(
     manifest, sets = prepare_sets(protocol, out, say)
     jobs = [(v, s) for v in protocol.variants for s in protocol.seeds]
     runs = []
-    bar = tqdm(jobs, desc="benchmark", unit="run", disable=not progress)
+    bar = progress_bar(jobs, "benchmark", "run", progress)
     for variant, seed in bar:
         bar.set_description(f"benchmark {variant.label} | seed {seed}")
         runs.append(_run_one(protocol, variant, seed, manifest, sets, out, say, progress))

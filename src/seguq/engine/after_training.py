@@ -22,6 +22,7 @@ from seguq.engine.predict_state import case_seed
 from seguq.features import FeatureReference
 from seguq.methods import Method
 from seguq.metrics.calibration import fit_temperature
+from seguq.progress import progress as progress_bar
 
 # Training cases whose features the feature reference is fitted on at most (a seeded sample).
 FEATURE_CASES = 200
@@ -34,6 +35,7 @@ def finish_run(
     calibration: list[Case] | None = None,
     calibration_name: str = "",
     train_cases: list[Case] | None = None,
+    progress: bool = False,
 ) -> None:
     """What a run stores after training: the temperature (when `method.calibrate`), the
     training cases' feature statistics (`feature_reference.npz`), and the OOD reference: the
@@ -54,11 +56,12 @@ def finish_run(
         save_checkpoint(method, best, **info, temperature=float(method.temperature))
     features = None
     if train_cases:
-        features = fit_features(method, _sample_of(train_cases, config.train.seed), inference)
+        sample = _sample_of(train_cases, config.train.seed)
+        features = fit_features(method, sample, inference, progress)
         features.save(run_dir)
     cases = calibration or val_cases
     origin = f"{len(cases)} cases of {calibration_name}" if calibration else "validation cases"
-    reference_of(method, cases, inference, features, origin).save(run_dir)
+    reference_of(method, cases, inference, features, origin, progress).save(run_dir)
 
 
 def _sample_of(cases: list[Case], seed: int) -> list[Case]:
@@ -68,10 +71,12 @@ def _sample_of(cases: list[Case], seed: int) -> list[Case]:
     return [cases[i] for i in sorted(chosen)]
 
 
-def fit_features(method: Method, cases: list[Case], inference: Inference) -> FeatureReference:
+def fit_features(
+    method: Method, cases: list[Case], inference: Inference, progress: bool = False
+) -> FeatureReference:
     """Per-level statistics of the cases' pooled encoder features."""
     pooled = []
-    for case in cases:
+    for case in progress_bar(cases, "feature statistics", "case", progress):
         raw, geometry = read_image(case.images)
         image = inference.preprocessing.image(raw, geometry, case.image)
         pooled.append(pooled_features(method, image, inference))
@@ -103,11 +108,12 @@ def reference_of(
     inference: Inference,
     features: FeatureReference | None,
     origin: str,
+    progress: bool = False,
 ) -> OODReference:
     """The OOD reference of in-distribution cases, scored exactly as `seguq predict` scores a
     case (seeded per case with seed 0)."""
     rows = []
-    for case in cases:
+    for case in progress_bar(cases, "OOD reference", "case", progress):
         torch.manual_seed(case_seed(0, case.id))
         raw, geometry = read_image(case.images)
         probs = sample_input(method.sample, raw, geometry, None, inference, path=case.image)

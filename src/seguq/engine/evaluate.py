@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from seguq.data.arrays import load_case
 from seguq.data.case import select_cases
@@ -36,6 +35,7 @@ from seguq.metrics.error_detection import (
 from seguq.metrics.failure import failure_detection
 from seguq.metrics.ood import ood_scores
 from seguq.metrics.segmentation import aggregate_segmentation_scores, segmentation_scores
+from seguq.progress import progress as progress_bar
 
 CONVENTIONS = (
     "Dice/IoU/HD95/ASSD per foreground class against the first annotator. Both masks empty: "
@@ -92,6 +92,7 @@ def evaluate(
     domains: Sequence[str] | None = None,
     label_map: dict[int, int] | None = None,
     ood_data: str | Path | None = None,
+    ood_limit: int | None = None,
     device: str = "auto",
     failure_dice: float = 0.7,
     overwrite: bool = False,
@@ -100,7 +101,9 @@ def evaluate(
     """Score a prediction folder against the labelled cases of `data`.
 
     Writes `out_file` (JSON: per-case rows, summaries per class and domain, and every data-set
-    metric) and the per-case table beside it (same name, `.csv`).
+    metric) and the per-case table beside it (same name, `.csv`). `ood_data` (a prediction
+    folder, or a source predicted here with the same model) adds OOD detection; `ood_limit`
+    predicts only a seeded subset of that many of its cases.
 
     Raises:
         SeguqError: missing predictions, bad source or selection, or an existing output.
@@ -130,7 +133,7 @@ def evaluate(
     ambiguity = AmbiguityAccumulator(num_classes)
     rows, per_case, image_scores, image_dice, all_dice = [], [], [], [], []
     with_roi = 0
-    for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress):
+    for case in progress_bar(cases, "evaluate", "case", progress):
         mask_path = find_output(pred_dir, case.id, "mask", MASK_ENDINGS)
         if mask_path is None:
             raise SeguqError(
@@ -202,7 +205,13 @@ def evaluate(
         )
     if ood_data is not None:
         result["ood"] = ood_detection(
-            pred_dir, info, [scores[c.id] for c in cases if c.id in scores], ood_data, device
+            pred_dir,
+            info,
+            [scores[c.id] for c in cases if c.id in scores],
+            ood_data,
+            device,
+            limit=ood_limit,
+            progress=progress,
         )
     _write(out_file, result, rows)
     return result
@@ -252,6 +261,9 @@ def ood_detection(
     in_scores: list[float],
     ood_data: str | Path,
     device: str = "auto",
+    *,
+    limit: int | None = None,
+    progress: bool = False,
 ) -> dict:
     """OOD AUROC/AUPR/FPR95 of the image score: this folder's cases vs an OOD set.
 
@@ -280,7 +292,8 @@ def ood_detection(
                 seed=int(info.get("seed", 0)),
                 device=device,
                 precision=info.get("precision", "auto"),
-                progress=False,
+                max_cases=limit,
+                progress=progress,
             )
             out_scores = list(read_scores(Path(tmp) / "pred").values())
     if len(in_scores) < 1 or len(out_scores) < 1:

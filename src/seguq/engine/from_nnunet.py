@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from seguq.config import PredictConfig
 from seguq.data.case import Case
@@ -41,6 +40,7 @@ from seguq.engine.predict_state import (
 )
 from seguq.errors import SeguqError
 from seguq.interop.nnunet_files import read_probabilities
+from seguq.progress import progress as progress_bar
 from seguq.quality import predicted_dice
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ def from_nnunet(
     done = claim_prediction_folder(folder, run_settings, overwrite=overwrite, resume=False)
     writer = CaseWriter(folder.path, map_names, save_probs, 0, float_format)
     try:
-        for case in tqdm(cases, desc="from-nnunet", unit="case", disable=not progress):
+        for case in progress_bar(cases, "from-nnunet", "case", progress):
             if case.id in done:
                 continue
             probs, geometry = _fold_probabilities(case, members.cases[case.id])

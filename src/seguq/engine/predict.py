@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import torch
-from tqdm import tqdm
 
 from seguq.config import RunConfig
 from seguq.config_checks import MAX_SEED
@@ -36,6 +36,7 @@ from seguq.engine.predict_state import (
 from seguq.errors import SeguqError
 from seguq.features import FeatureReference
 from seguq.interop.nnunet_files import write_folder_files
+from seguq.progress import progress as progress_bar
 from seguq.uncertainty import UNCERTAINTY_MAPS
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,14 @@ class PredictResult:
     out_dir: Path
     scores_csv: Path
     cases: int
+
+
+def seeded_subset(cases: list, count: int, seed: int) -> list:
+    """`count` of the cases, chosen by `seed`, in their order (all when there are fewer)."""
+    if len(cases) <= count:
+        return list(cases)
+    chosen = np.random.default_rng(seed).choice(len(cases), count, replace=False)
+    return [cases[i] for i in sorted(chosen)]
 
 
 def parse_maps(text: str | Sequence[str]) -> list[str]:
@@ -81,6 +90,7 @@ def predict(
     calibration_data: str | Path | None = None,
     splits: Sequence[str] | None = None,
     domains: Sequence[str] | None = None,
+    max_cases: int | None = None,
     per_level: bool = False,
     seed: int = 0,
     threads: int | None = None,
@@ -102,6 +112,7 @@ def predict(
     in-distribution cases) replaces the run's reference (its validation cases). With
     `output_format="nnunet"` the mean probabilities are also written as nnU-Net's `<id>.npz` +
     `<id>.pkl`, with the `dataset.json` and `plans.json` its ensembling tools read.
+    `max_cases` predicts a subset of that many cases, chosen by `seed`, in the input's order.
 
     The same model, input, settings and `seed` give identical outputs. An interrupted
     prediction continues where it stopped when the same call is made again (or with `resume`);
@@ -119,6 +130,8 @@ def predict(
         )
     if float_format not in ("npy", "tiff"):
         raise SeguqError(f"--float-format: expected 'npy' or 'tiff', got '{float_format}'")
+    if max_cases is not None and max_cases < 1:
+        raise SeguqError(f"--ood-limit: expected a positive number, got {max_cases}")
     if samples is not None and samples < 1:
         raise SeguqError(f"--samples: expected a positive number, got {samples}")
     if save_samples < 0:
@@ -150,6 +163,8 @@ def predict(
             domains=list(domains or []) or None,
             source=source.name,
         )
+    if max_cases is not None:
+        cases = seeded_subset(cases, max_cases, seed)
     settings = {
         "model": str(checkpoint.resolve()),
         "model_sha256": file_digest(checkpoint),
@@ -188,7 +203,7 @@ def predict(
     if done and progress:
         log.warning("%s: resuming, %d of %d cases already done", folder.path, len(done), len(cases))
     try:
-        for case in tqdm(todo, desc="predict", unit="case", disable=not progress):
+        for case in progress_bar(todo, "predict", "case", progress):
             torch.manual_seed(case_seed(seed, case.id))
             row = _predict_case(method, case, job)
             record_finished(folder.path, row)

@@ -315,7 +315,15 @@ def _fit_and_finish(
 
         spec = method.config.data.calibration_source
         calibration = list(load_source(spec).cases) if spec else None
-        finish_run(out, source, val_cases, calibration, spec, train_cases=train_cases)
+        finish_run(
+            out,
+            source,
+            val_cases,
+            calibration,
+            spec,
+            train_cases=train_cases,
+            progress=method.config.train.progress,
+        )
     return best
 
 
