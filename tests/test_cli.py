@@ -290,3 +290,11 @@ def test_benchmark_lodo_from_the_command_line(tiny_manifest, tmp_path, capsys):
     assert "loso: protocol file not found" in _error(
         capsys, ["benchmark", "loso", "--out", str(out)]
     )
+
+
+def test_class_names_are_checked_against_the_classes(tiny_manifest, tmp_path, cli_error):
+    run = tmp_path / "run"
+    err = cli_error(
+        ["train", "--data", tiny_manifest, "--out", run, "--class-names", "background,x"]
+    )
+    assert "class names" in err and not run.exists()

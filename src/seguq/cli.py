@@ -147,6 +147,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-split", help="split used for training (default: train)")
     parser.add_argument("--val-split", help="split used for validation (default: val)")
     parser.add_argument("--label-map", help="raw mask value -> class, e.g. 0:0,255:1")
+    parser.add_argument(
+        "--class-names",
+        type=_csv_list,
+        help="one per class, background first, e.g. background,lung (default: the layout's)",
+    )
     parser.add_argument("--calibrate", action="store_true", help="fit a temperature on validation")
     parser.add_argument(
         "--calibration-data",
@@ -371,6 +376,7 @@ def _train_overrides(args: argparse.Namespace) -> dict:
         "batch_size": args.batch_size,
         "patch_size": list(args.patch_size) if args.patch_size else None,
         "label_map": parse_label_map(args.label_map) if args.label_map else None,
+        "class_names": args.class_names,
         "intensity_augment": args.intensity_augment,
         "rater": args.rater,
         "dims": args.dims,
