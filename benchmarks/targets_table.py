@@ -11,12 +11,27 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 TARGETS = {
     ("hippocampus", "test"): 0.87,
     ("cxr", "fold2"): 0.96,
     ("vessels", "DRIVE_test"): 0.80,
 }
 ORDER = ["hippocampus", "cxr", "vessels"]
+
+
+def _precision(record: dict) -> str:
+    """The training precision "--precision auto" chose on the record's machine."""
+    bf16 = record["machine"].get("cpu_bf16")
+    if bf16 is None:
+        return "not recorded"
+    return "bf16-mixed" if bf16 else "32"
+
+
+def _steps(record: dict) -> int:
+    decisions = {d["key"]: d["value"] for d in record["plan"]["decisions"]}
+    return int(record["epochs_run"]) * int(decisions.get("train.steps_per_epoch", 0) or 0)
 
 
 def _rows(records: list[dict]) -> list[str]:
@@ -34,9 +49,46 @@ def _rows(records: list[dict]) -> list[str]:
                 f"| {r['data']} | {name} | {r['method']} | {r.get('dims', '')} | "
                 f"{test['mean_dice']:.4f} | {classes} | "
                 f"{'' if target is None else f'>= {target:.2f} {verdict}'} | {minutes:.1f} | "
-                f"{r['epochs_run']} / {r['epochs_planned']} | {r['threads']} | "
+                f"{r['epochs_run']} / {r['epochs_planned']} | {_steps(r)} | "
+                f"{1000 * r['plan']['seconds_per_step']:.0f} | {_precision(r)} | "
                 f"{r['machine'].get('git_commit', '')[:8]} |"
             )
+    return rows
+
+
+def _case_dice(test: dict) -> dict[str, float]:
+    """Per test case, the mean Dice over its foreground classes."""
+    return {c["id"]: float(np.mean(list(c["dice"].values()))) for c in test["per_case"]}
+
+
+def paired_difference(method: dict, baseline: dict, seed: int = 0) -> tuple[float, float, float]:
+    """Mean per-case Dice difference (method - baseline) on the cases both have, and its 95%
+    paired bootstrap interval over cases (10,000 resamples)."""
+    a, b = _case_dice(method), _case_dice(baseline)
+    ids = sorted(set(a) & set(b))
+    diff = np.array([a[i] - b[i] for i in ids])
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), (10_000, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(diff.mean()), float(low), float(high)
+
+
+def _parity_rows(records: list[dict]) -> list[str]:
+    rows = []
+    baselines = {(r["data"], r.get("dims")): r for r in records if r["method"] == "deterministic"}
+    for r in sorted(records, key=lambda r: (ORDER.index(r["data"]), r["method"])):
+        base = baselines.get((r["data"], r.get("dims")))
+        if r["method"] == "deterministic" or base is None:
+            continue
+        name = next(iter(r["tests"]))  # the protocol's own test set (DRIVE test, fold2, test)
+        mean, low, high = paired_difference(r["tests"][name], base["tests"][name])
+        verdict = "within 1 point" if mean >= -0.01 else "NOT within 1 point"
+        same = _precision(r) == _precision(base) and _precision(r) != "not recorded"
+        rows.append(
+            f"| {r['data']} | {name} | {r['method']} | {r.get('dims', '')} | "
+            f"{100 * mean:+.2f} | [{100 * low:+.2f}, {100 * high:+.2f}] | {verdict} | "
+            f"{_steps(r)} vs {_steps(base)} | {'yes' if same else 'no'} |"
+        )
     return rows
 
 
@@ -59,10 +111,27 @@ def main() -> None:
     print()
     print(
         "| data | test set | method | dims | mean Dice | per class | target | train min | "
-        "epochs run / planned | threads | commit |"
+        "epochs run / planned | steps | ms / step | precision | commit |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in _rows(records):
+        print(row)
+    print()
+    print("## Methods against the deterministic model")
+    print()
+    print("Dice difference in points (method - deterministic) on the protocol's test set, mean")
+    print("over the test cases with a 95% paired bootstrap interval over cases (10,000")
+    print('resamples). The target is "within 1 Dice point" at the same training time; methods')
+    print('whose step costs more get fewer steps in that time. "Same machine" says whether the')
+    print("two runs trained at the same precision on the same kind of CPU; where not, the")
+    print("difference also holds the machines' difference in speed.")
+    print()
+    print(
+        "| data | test set | method | dims | difference (points) | 95% interval | verdict | "
+        "steps (method vs deterministic) | same machine |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in _parity_rows(records):
         print(row)
     print()
     print("Machines and conditions:")
@@ -71,7 +140,9 @@ def main() -> None:
         m = r["machine"]
         print(
             f"- `{Path(r['path']).name}`: {r['date']}, {m.get('cpu')}, {m.get('cores')} cores, "
-            f"torch {m.get('torch')}, {r['threads']} thread(s); {r.get('note', '')}"
+            f"torch {m.get('torch')}, {r['threads']} thread(s), CPU capability "
+            f"{m.get('cpu_capability', 'not recorded')}, precision {_precision(r)}, load "
+            f"average at start {m.get('load_average_at_start')}; {r.get('note', '')}"
         )
     print()
     print("Plans (one line per decision, as `seguq plan` prints them):")

@@ -63,6 +63,11 @@ def test_prediction_folder_report_with_and_without_evaluation(benchmark_dir, tmp
     plain = write_report(pred, tmp_path / "plain" / "r.html", max_cases=2)
     text = plain.read_text()
     assert "Image scores" in text and "most uncertain" in text and "best Dice" not in text
+    assert "Cases to review first: lowest predicted Dice" in text
+    review = text.split("Cases to review first")[1].split("</table>")[0]
+    cells = [re.findall(r"<td>(.*?)</td>", row) for row in review.split("<tr>")]
+    predicted = [float(row[5]) for row in cells if len(row) > 5]
+    assert predicted and predicted == sorted(predicted)
     scored = write_report(pred, tmp_path / "scored" / "r.html", evaluation=evaluation)
     text = scored.read_text()
     assert "best Dice" in text and "worst Dice" in text and "Evaluation by set" in text

@@ -150,7 +150,10 @@ def load_prediction(folder: Path, evaluation_path: Path | None = None) -> Report
         names = info.get("class_names") or []
         tables.append(evaluation_table([(method, name, evaluation)], names))
     if rows:
-        tables.append(scores_table(rows, case_dice(evaluation) if evaluation else None))
+        dice = case_dice(evaluation) if evaluation else None
+        tables.append(scores_table(rows, dice))
+        if any(r.predicted_dice is not None for r in rows):
+            tables.append(scores_table(rows, dice, by="predicted_dice"))
     class_names = list(info.get("class_names") or [])
     title = f"seguq prediction: {method} on {folder.name}"
     return ReportInput("prediction", folder, title, class_names, sets, methods, tables, notes)

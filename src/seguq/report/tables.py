@@ -95,9 +95,16 @@ def prediction_table(
     return Table("Main results", columns, [row], main=True)
 
 
-def scores_table(rows: Sequence[ScoreRow], dice: dict[str, float] | None = None) -> Table:
-    """scores.csv, the highest score first (at most SCORE_ROWS_SHOWN rows)."""
-    ordered = sorted(rows, key=lambda r: (-r.score, r.id))[:SCORE_ROWS_SHOWN]
+def scores_table(
+    rows: Sequence[ScoreRow], dice: dict[str, float] | None = None, by: str = "score"
+) -> Table:
+    """scores.csv, the highest score first, or (`by="predicted_dice"`) the lowest predicted
+    Dice first: the cases to review first (at most SCORE_ROWS_SHOWN rows)."""
+    if by == "predicted_dice":
+        known = [r for r in rows if r.predicted_dice is not None]
+        ordered = sorted(known, key=lambda r: (r.predicted_dice, r.id))[:SCORE_ROWS_SHOWN]
+    else:
+        ordered = sorted(rows, key=lambda r: (-r.score, r.id))[:SCORE_ROWS_SHOWN]
     columns = ["id", "domain", "score", "p-value", "OOD flag", "predicted Dice"]
     if dice is not None:
         columns.append("Dice")
@@ -115,5 +122,8 @@ def scores_table(rows: Sequence[ScoreRow], dice: dict[str, float] | None = None)
             cells.append(fmt(dice.get(r.id)))
         body.append(cells)
     more = len(rows) - len(ordered)
+    if by == "predicted_dice":
+        shown = f" (the {len(ordered)} lowest of {len(rows)})" if more else ""
+        return Table(f"Cases to review first: lowest predicted Dice{shown}", columns, body)
     title = "Image scores" + (f" (the {len(ordered)} highest of {len(rows)})" if more else "")
     return Table(title, columns, body)
