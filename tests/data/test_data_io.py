@@ -152,8 +152,18 @@ def test_nifti_large_labels_use_int16(tmp_path, write):
     np.testing.assert_array_equal(read_mask(out)[0], labels)
 
 
+def test_a_4d_volume_is_channels_only_when_said(tmp_path, write, rng):
+    volume = rng.random((4, 3, 2, 3)).astype(np.float32)  # 3 channels, or 3 time points?
+    path = write.nifti(tmp_path / "imagesTr" / "v.nii.gz", volume, _affine())
+    with pytest.raises(SeguqError, match=r"v\.nii\.gz: a 4D volume .*names 3 channels"):
+        read_image(path)
+    (tmp_path / "dataset.json").write_text('{"channel_names": {"0": "T1", "1": "T2", "2": "F"}}')
+    assert read_image(path)[0].shape == (3, 4, 3, 2)
+
+
 def test_nifti_4d_image_and_map(tmp_path, write, rng):
     volume = rng.random((4, 3, 2, 2)).astype(np.float32)  # (X, Y, Z, C)
+    (tmp_path / "dataset.json").write_text('{"modality": {"0": "T1", "1": "T2"}}')
     image, geometry = read_image(write.nifti(tmp_path / "mm.nii.gz", volume, _affine()))
     assert image.shape == (2, 4, 3, 2) and geometry.shape == (4, 3, 2)
     np.testing.assert_allclose(image, np.moveaxis(volume, -1, 0))
