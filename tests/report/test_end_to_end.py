@@ -51,9 +51,15 @@ def test_report_refuses_to_overwrite_then_does_with_overwrite(benchmark_dir, tmp
     before = out.stat().st_mtime_ns
     with pytest.raises(Exception, match="report exists"):
         write_report(benchmark_dir, out)
+    figures = out.parent / "figures"
+    before_names = {p.name for p in figures.glob("*.png")}
+    (figures / "mine.png").write_bytes(b"not seguq's")
     write_report(benchmark_dir, out, overwrite=True, max_cases=0)
     assert out.stat().st_mtime_ns >= before
     assert "No case to show" in out.read_text()
+    after_names = {p.name for p in figures.glob("*.png")}
+    assert after_names < before_names | {"mine.png"} and "mine.png" in after_names
+    assert len(after_names) < len(before_names)  # the case figures of the first report are gone
 
 
 def test_prediction_folder_report_with_and_without_evaluation(benchmark_dir, tmp_path):

@@ -4,6 +4,7 @@ every figure also saved as PNG in `figures/` beside it."""
 from __future__ import annotations
 
 import datetime
+import json
 from pathlib import Path
 
 from seguq.data.io import atomic_write
@@ -17,6 +18,8 @@ from seguq.report.inputs import ReportInput
 from seguq.report.outputs import ScoreCache
 
 FIGURES = "figures"
+# The names of the figures the last report wrote, so that --overwrite removes only those.
+FIGURE_LIST = ".seguq-figures.json"
 
 
 def build_sections(inp: ReportInput, max_cases: int = 4) -> list[Section]:
@@ -45,6 +48,27 @@ def _unique_names(sections: list[Section]) -> None:
             seen.add(name)
             if name != block.name:
                 section.blocks[index] = Figure(name, block.png, block.caption)
+
+
+def _forget_old_figures(figures: Path, written: list[str]) -> None:
+    """Remove the figures an earlier report wrote that this one did not (only those named in
+    the list the earlier report left), then record this report's list."""
+    listing = figures / FIGURE_LIST
+    old: list[str] = []
+    if listing.is_file():
+        try:
+            old = [str(name) for name in json.loads(listing.read_text(encoding="utf-8"))]
+        except (OSError, ValueError, TypeError):
+            old = []
+    for name in sorted(set(old) - set(written)):
+        path = figures / Path(name).name  # a bare file name: never outside the folder
+        if path.suffix == ".png" and path.is_file():
+            path.unlink()
+    if not written:
+        listing.unlink(missing_ok=True)
+        return
+    text = json.dumps(sorted(written))
+    atomic_write(listing, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_report(
@@ -88,10 +112,13 @@ def write_report(
     sections = build_sections(inp, max_cases)
     _unique_names(sections)
     figures = out.parent / FIGURES
+    written = []
     for section in sections:
         for figure in section.figures():
             png = figure.png
             atomic_write(figures / f"{figure.name}.png", lambda tmp, png=png: tmp.write_bytes(png))
+            written.append(f"{figure.name}.png")
+    _forget_old_figures(figures, written)
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     subtitle = f"{inp.kind} folder {folder.resolve()}"
     footer = f"Written by seguq report on {stamp}; figures also in {figures.resolve()}."
