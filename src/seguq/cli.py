@@ -631,7 +631,13 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(
             f"demo: Dice in-domain {summary['dice_in_domain']:.3f}, unseen domain "
-            f"{summary['dice_unseen_domain']:.3f}, in {summary['seconds']:.0f} s"
+            f"{summary['dice_unseen_domain']:.3f} (1 = perfect), in {summary['seconds']:.0f} s"
+        )
+        print(
+            f"calibration error (ECE, 0 = calibrated) in-domain "
+            f"{summary['ece_in_domain_before_calibration']:.3f} before temperature scaling, "
+            f"{summary['ece_in_domain']:.3f} after (T = {summary['temperature']:.2f}); "
+            f"OOD AUROC {summary['ood_auroc']:.3f} (0.5 = chance)"
         )
         print(f"summary: {summary['paths']['summary']}")
         if args.report:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from seguq.config import RunConfig
 from seguq.data.synthetic import SITES, generate_synthetic
+from seguq.engine.checkpoint import load_method, read_checkpoint, save_checkpoint
 from seguq.engine.evaluate import evaluate, json_safe, read_scores
 from seguq.engine.output_folder import OutputFolder
 from seguq.engine.predict import predict
@@ -16,6 +17,26 @@ from seguq.engine.train import train
 from seguq.metrics.ood import ood_scores
 
 DEMO_EPOCHS = 12
+# What each number of summary.json means (written into it).
+MEANING = {
+    "dice_in_domain": "mean Dice of the foreground classes on held-out test images of the "
+    "training sites (1 = perfect)",
+    "dice_unseen_domain": "the same on the fourth site, never seen in training",
+    "ece_in_domain": "expected calibration error of the pixel probabilities on the in-domain "
+    "test images after temperature scaling (0 = calibrated; lower is better)",
+    "ece_in_domain_before_calibration": "the same with the network's own probabilities "
+    "(temperature 1)",
+    "ece_foreground_in_domain": "ECE over the pixels predicted or annotated as foreground only "
+    "(the hard pixels; the all-pixel ECE is dominated by easy background)",
+    "temperature": "the temperature fitted on the validation images (> 1: the network was "
+    "over-confident)",
+    "error_auroc_in_domain": "how well the total-uncertainty map ranks wrong pixels above right "
+    "ones: AUROC, 0.5 = chance, 1 = perfect",
+    "ood_auroc": "how well the image score ranks out-of-distribution images (foreign anatomy, "
+    "corrupted) above in-domain test images: AUROC, 0.5 = chance, 1 = perfect",
+    "train_val_dice": "the best validation Dice during training",
+    "seconds": "wall time of the whole demo",
+}
 
 
 def demo_config(manifest: Path, *, epochs: int, method: str, progress: bool) -> RunConfig:
@@ -30,6 +51,7 @@ def demo_config(manifest: Path, *, epochs: int, method: str, progress: bool) -> 
     config.train.steps_per_epoch = 12
     config.train.lr = 2e-3
     config.train.progress = progress
+    config.method.calibrate = True  # temperature scaling on the validation cases
     return config
 
 
@@ -61,6 +83,38 @@ def run_demo(
         raise
     folder.complete()
     return summary
+
+
+def _temperature(run_dir: Path) -> float:
+    return float(read_checkpoint(run_dir / "checkpoints" / "best.pt")["info"].get("temperature", 1))
+
+
+def _uncalibrated_evaluation(
+    run_dir: Path, manifest: Path, out: Path, sites: list[str], progress: bool
+) -> dict:
+    """The in-domain evaluation of the model at temperature 1 (before calibration): its
+    checkpoint is kept as `run/checkpoints/uncalibrated.pt`."""
+    best = run_dir / "checkpoints" / "best.pt"
+    method = load_method(best)
+    method.temperature.fill_(1.0)
+    info = dict(read_checkpoint(best)["info"], temperature=1.0)
+    plain = save_checkpoint(method, run_dir / "checkpoints" / "uncalibrated.pt", **info)
+    pred = predict(
+        plain,
+        manifest,
+        out / "pred_in_domain_uncalibrated",
+        splits=["test"],
+        domains=sites,
+        progress=progress,
+    ).out_dir
+    return evaluate(
+        pred,
+        manifest,
+        out / "eval_in_domain_uncalibrated.json",
+        splits=["test"],
+        domains=sites,
+        progress=progress,
+    )
 
 
 def _demo(
@@ -106,6 +160,7 @@ def _demo(
     eval_unseen = evaluate(
         pred_unseen, manifest, out / "eval_unseen_domain.json", domains=unseen, progress=progress
     )
+    before = _uncalibrated_evaluation(run.run_dir, manifest, out, seen, progress)
     ood = ood_scores(list(read_scores(pred_in).values()), list(read_scores(pred_ood).values()))
     summary = {
         "method": method,
@@ -113,10 +168,14 @@ def _demo(
         "dice_in_domain": eval_in["segmentation"]["mean_dice"],
         "dice_unseen_domain": eval_unseen["segmentation"]["mean_dice"],
         "ece_in_domain": eval_in.get("calibration", {}).get("ece"),
+        "ece_in_domain_before_calibration": before.get("calibration", {}).get("ece"),
+        "ece_foreground_in_domain": eval_in.get("calibration", {}).get("ece_foreground"),
+        "temperature": _temperature(run.run_dir),
         "error_auroc_in_domain": eval_in.get("error_detection", {}).get("total", {}).get("auroc"),
         "ood_auroc": ood["auroc"],
         "train_val_dice": run.val_dice,
         "seconds": time.perf_counter() - start,
+        "meaning": MEANING,
         "paths": {
             "data": str(manifest),
             "run": str(run.run_dir),
