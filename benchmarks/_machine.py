@@ -37,7 +37,10 @@ def machine() -> dict:
 
 
 def _git_commit() -> str:
-    """The repository's HEAD (read only), to tell which seguq was measured."""
+    """The repository's HEAD (read only), to tell which seguq was measured; for a copy made
+    with `git archive` (no .git), $SEGUQ_GIT_COMMIT names it."""
+    if os.environ.get("SEGUQ_GIT_COMMIT"):
+        return os.environ["SEGUQ_GIT_COMMIT"]
     try:
         done = subprocess.run(
             ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
