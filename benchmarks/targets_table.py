@@ -99,7 +99,7 @@ def _parity_rows(records: list[dict]) -> list[str]:
 
 def main() -> None:
     records = []
-    for path in sys.argv[1:]:
+    for path in sorted(sys.argv[1:], key=lambda p: Path(p).name):
         record = json.loads(Path(path).read_text())
         decisions = {d["key"]: d["value"] for d in record["plan"]["decisions"]}
         record["dims"] = decisions.get("data.dims", "")
