@@ -114,7 +114,8 @@ def predict(
     `<id>.pkl`, with the `dataset.json` and `plans.json` its ensembling tools read.
     `max_cases` predicts a subset of that many cases, chosen by `seed`, in the input's order.
 
-    The same model, input, settings and `seed` give identical outputs. An interrupted
+    The same model, input, settings and `seed` give identical outputs (bit for bit on the same
+    machine and thread count; other thread counts reorder float sums, ~1e-7). An interrupted
     prediction continues where it stopped when the same call is made again (or with `resume`);
     a finished one is replaced only with `overwrite`. With `reuse` (benchmarks), a folder that
     holds this very prediction is kept as it is, or continued when unfinished, even with

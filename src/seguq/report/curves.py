@@ -64,7 +64,18 @@ def ood_section(inp: ReportInput, scores: ScoreCache) -> Section:
     tests = inp.sets_with_role((TEST,))
     oods = inp.sets_with_role(OOD_ROLES)
     if not tests or not oods:
-        section.blocks.append(Note("No ROC curves: they need a test set and an OOD set."))
+        evaluated = _evaluated_ood(inp)
+        if evaluated is not None:
+            section.blocks.append(evaluated)
+            return section
+        section.blocks.append(
+            Note(
+                "No ROC curves: they need a test set and an OOD set. For a prediction folder: "
+                "`seguq evaluate --pred DIR --data SRC --out eval.json --ood-data "
+                "OOD_SOURCE_OR_PREDICTION` scores it against OOD images, and `seguq report DIR "
+                "--evaluation eval.json` shows the result here."
+            )
+        )
         return section
     test = tests[0]
     panels: dict[str, dict] = {}
@@ -86,6 +97,28 @@ def ood_section(inp: ReportInput, scores: ScoreCache) -> Section:
         )
         section.blocks[:0] = [Figure("ood_roc", roc_figure(panels), caption), _auroc(panels)]
     return section
+
+
+def _evaluated_ood(inp: ReportInput) -> Table | None:
+    """The OOD detection an evaluation (`seguq evaluate --ood-data`) measured, as a table."""
+    rows = []
+    for method in inp.methods:
+        for run in method.sets.values():
+            ood = (run.evaluation or {}).get("ood")
+            if ood:
+                rows.append(
+                    [
+                        method.name,
+                        str(ood.get("ood_data", "")),
+                        fmt(ood.get("auroc")),
+                        fmt(ood.get("fpr95")),
+                        f"{ood.get('n_in')} / {ood.get('n_out')}",
+                    ]
+                )
+    if not rows:
+        return None
+    columns = ["method", "OOD data", "AUROC", "FPR at 95% TPR", "cases in / OOD"]
+    return Table("OOD detection by the image score (from the evaluation)", columns, rows)
 
 
 def _auroc(panels: dict[str, dict]) -> Table:
