@@ -113,6 +113,12 @@ def main() -> None:
     print("early stopping). Dice is the mean over test cases of the per-case Dice of each")
     print("foreground class; DRIVE inside its field of view. Every value but the data, the")
     print("method, the seed and the threads comes from `seguq.plan` on the machine named below.")
+    budgets = sorted({r["plan"]["machine"].get("budget_minutes") for r in records}, key=str)
+    print(
+        f"The plan's training budget (`--minutes`): {', '.join(map(str, budgets))} minutes (the "
+        "default is 25; less leaves room for planning, validation and a loaded machine inside"
+    )
+    print("the 30-minute target).")
     print()
     print(
         "| data | test set | method | dims | mean Dice | per class | target | train min | "
