@@ -110,3 +110,11 @@ def test_load_view_reads_a_volume_prediction_folder(tmp_path):
     assert view.pred.shape == (7, 6) and view.pred.sum() == 12  # rotated slice 2
     assert set(view.maps) == {"total"} and set(view.levels["total"]) == {"level0"}
     assert case_figure(view, ["bg", "organ"], "volume").startswith(PNG_MAGIC)
+
+
+def test_colour_bars_name_their_quantity_and_unit():
+    from seguq.report.case_figure import map_quantity
+
+    assert map_quantity("total uncertainty") == "predictive entropy (nats)"
+    assert map_quantity("level1 epistemic") == "mutual information (nats)"
+    assert map_quantity("variance uncertainty") == "variance of the foreground probability"

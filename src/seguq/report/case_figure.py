@@ -23,6 +23,26 @@ MASK_ALPHA = 0.55
 MAP_COLOURS = colormaps["magma"]
 
 
+# The quantity and unit of each kind of map, for its colour bar.
+_QUANTITIES = {
+    "epistemic": "mutual information (nats)",
+    "aleatoric": "expected entropy (nats)",
+    "total": "predictive entropy (nats)",
+    "variance": "variance of the foreground probability",
+    "learned_sigma": "learned logit s.d.",
+}
+
+
+def map_quantity(name: str) -> str:
+    """'total uncertainty' or 'level0 total' -> 'predictive entropy (nats)'; the name itself
+    for a map of another kind."""
+    words = name.split()
+    for key, quantity in _QUANTITIES.items():
+        if key in words:
+            return quantity
+    return name
+
+
 def class_name(class_names: list[str], label: int) -> str:
     """The name of class `label`, or "class k" beyond the known names."""
     return class_names[label] if label < len(class_names) else f"class {label}"
@@ -103,7 +123,8 @@ def case_figure(view: CaseView, class_names: list[str], title: str) -> bytes | N
                 norm = Normalize(0.0, top if top > 0 else 1.0)
                 ax.imshow(map_rgba(array, norm), interpolation="nearest")
                 mappable = ScalarMappable(norm=norm, cmap=MAP_COLOURS)
-                figure.colorbar(mappable, ax=ax, fraction=0.046, pad=0.02)
+                bar = figure.colorbar(mappable, ax=ax, fraction=0.046, pad=0.02)
+                bar.set_label(map_quantity(name), fontsize=7)
     if labels:
         handles = [
             Patch(color=class_colour(k), label=class_name(class_names, k)) for k in sorted(labels)
