@@ -78,6 +78,8 @@ def test_prediction_folder_report_with_and_without_evaluation(benchmark_dir, tmp
     text = scored.read_text()
     assert "best Dice" in text and "worst Dice" in text and "Evaluation by set" in text
     assert (tmp_path / "scored" / "figures" / "reliability.png").is_file()
+    assert (tmp_path / "scored" / "figures" / "reliability_foreground.png").is_file()
+    assert "ECE foreground" in text and "foreground pixels only" in text
 
 
 def test_cli_report_and_its_errors(benchmark_dir, tmp_path, capsys):

@@ -32,10 +32,19 @@ def calibration_section(inp: ReportInput) -> Section:
     panels, notes = _evaluated(inp, "calibration", "reliability")
     if panels:
         caption = (
-            "Reliability diagrams: pixel accuracy against confidence per calibration bin "
-            "(bins without pixels left out); the dashed diagonal is perfect calibration."
+            "Reliability diagrams over all pixels: pixel accuracy against confidence per "
+            "calibration bin (bins without pixels left out); the dashed diagonal is perfect "
+            "calibration. Easy background pixels dominate them: see the foreground diagrams."
         )
         section.blocks.append(Figure("reliability", reliability_figure(panels), caption))
+        foreground, _ = _evaluated(inp, "calibration", "reliability_foreground")
+        if foreground:
+            caption = (
+                "Reliability diagrams over the foreground pixels only (predicted or annotated "
+                "as a foreground class): the hard pixels, where over-confidence shows."
+            )
+            figure = reliability_figure(foreground)
+            section.blocks.append(Figure("reliability_foreground", figure, caption))
     else:
         section.blocks.append(Note("No reliability data (evaluations with probabilities)."))
     section.blocks.extend(notes)
