@@ -11,7 +11,6 @@ message that names the file. Every write goes through :func:`atomic_write`.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import numpy as np
 import tifffile
 from PIL import Image, UnidentifiedImageError
 
+from seguq.data.channels_4d import check_channels_4d
 from seguq.errors import SeguqError
 
 # name ending (lower case) -> format; longest endings first so ".nii.gz" wins over ".gz".
@@ -216,42 +216,6 @@ def _image_from_tiff(array: np.ndarray, axes: str, path: Path) -> np.ndarray:
     raise SeguqError(f"{path}: TIFF has shape {array.shape} (axes {axes}), expected a 2D image")
 
 
-# NIfTI intent code of a vector per voxel: the file itself says its 4th axis is channels.
-_INTENT_VECTOR = 1007
-
-
-def _check_channels_4d(path: Path, shape: tuple[int, ...]) -> None:
-    """A 4D volume is read as channels only when that is said: a dataset.json beside its folder
-    naming that many channels (MSD `modality`, nnU-Net v2 `channel_names`), or a vector intent
-    in the header. Otherwise the last axis could as well be time, and guessing is refused."""
-    channels = shape[3]
-    for folder in (path.parent, path.parent.parent):
-        named = _named_channels(folder / "dataset.json")
-        if named == channels:
-            return
-    header = nib.load(path).header
-    if int(header.get("intent_code", 0)) == _INTENT_VECTOR or shape[3:4] == (1,):
-        return
-    raise SeguqError(
-        f"{path}: a 4D volume {tuple(shape)}, whose last axis may be channels or time; seguq "
-        f"reads it as {channels} channels only when a dataset.json beside its folder names "
-        f"{channels} channels (or the header's intent is a vector); otherwise give one file per "
-        "channel (<id>_0000, <id>_0001, ...)"
-    )
-
-
-def _named_channels(dataset_json: Path) -> int | None:
-    """How many channels a dataset.json names, or None."""
-    if not dataset_json.is_file():
-        return None
-    try:
-        data = json.loads(dataset_json.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    named = data.get("channel_names") or data.get("modality") if isinstance(data, dict) else None
-    return len(named) if isinstance(named, dict) else None
-
-
 def _read_one_image(path: Path) -> tuple[np.ndarray, Geometry]:
     path = Path(path)
     fmt, ending = file_format(path)
@@ -259,7 +223,7 @@ def _read_one_image(path: Path) -> tuple[np.ndarray, Geometry]:
     if fmt == "nifti":
         raw, geometry = _read_nifti(path, ending)
         if raw.ndim == 4:
-            _check_channels_4d(path, raw.shape)
+            check_channels_4d(path, raw.shape)
         image = raw[None] if raw.ndim in (2, 3) else np.moveaxis(raw, -1, 0)
     elif fmt == "tiff":
         raw, axes, geometry = _read_tiff(path, ending)
