@@ -140,21 +140,11 @@ def _roi(case, root: Path) -> np.ndarray:
     return np.ones(raw_image.shape[1:], dtype=bool)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--data", required=True, choices=["hippocampus", "cxr", "vessels"])
-    parser.add_argument("--method", default="deterministic")
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0, help="0: seguq's default")
-    parser.add_argument("--minutes", type=float, default=25.0, help="the plan's training time")
-    parser.add_argument("--dims", type=int, choices=(2, 3))
-    parser.add_argument(
-        "--set", action="append", default=[], help="extra config value: section.key=yaml"
-    )
-    args = parser.parse_args()
+def plan_and_train(args: argparse.Namespace) -> tuple:
+    """Plan a run of `args.data` / `args.method` for this machine and train it in OUT/run.
+
+    Returns (config, run folder, the results record without test results; its "test_sets" are
+    the protocol's test sets)."""
     args.out.mkdir(parents=True, exist_ok=True)
     user, tests = protocol(args.data, args.out)
     user.setdefault("method", {})["name"] = args.method
@@ -196,6 +186,33 @@ def main() -> None:
         "val_dice": result.val_dice,
         "tests": {},
     }
+    record["test_sets"] = tests
+    return config, run, record
+
+
+def arguments(description: str) -> argparse.ArgumentParser:
+    """The options every target script takes (data set, method, seed, threads, budget)."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", required=True, choices=["hippocampus", "cxr", "vessels"])
+    parser.add_argument("--method", default="deterministic")
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="0: seguq's default")
+    parser.add_argument("--minutes", type=float, default=25.0, help="the plan's training time")
+    parser.add_argument("--dims", type=int, choices=(2, 3))
+    parser.add_argument(
+        "--set", action="append", default=[], help="extra config value: section.key=yaml"
+    )
+    return parser
+
+
+def main() -> None:
+    parser = arguments(__doc__)
+    args = parser.parse_args()
+    config, run, record = plan_and_train(args)
+    tests = record.pop("test_sets")
     num_classes = len(config.data.class_names)
     for test in tests:
         pred = args.out / f"pred_{test['name']}"
@@ -221,8 +238,11 @@ def main() -> None:
             f"{args.data} {args.method} {test['name']}: Dice {scores['mean_dice']:.4f} ({summary})",
             flush=True,
         )
-    minutes = result.seconds / 60
-    print(f"train {minutes:.1f} min, {epochs} of {config.train.epochs} epochs, threads {threads}")
+    minutes = record["train_seconds"] / 60
+    print(
+        f"train {minutes:.1f} min, {record['epochs_run']} of {record['epochs_planned']} epochs,"
+        f" threads {record['threads']}"
+    )
     (args.out / "results.json").write_text(json.dumps(record, indent=2, default=str))
 
 

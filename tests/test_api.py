@@ -31,6 +31,7 @@ def test_predictor_gives_the_numbers_predict_writes(trained_run, tiny_manifest, 
         domains=["site1"],
         seed=3,
         threads=1,  # bit-equal numbers need the same thread count
+        map_dtype="float32",  # the Predictor's in-memory maps are float32
         progress=False,
     ).out_dir
     row = _first_case(tiny_manifest)

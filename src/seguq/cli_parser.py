@@ -85,6 +85,16 @@ def _add_device(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_map_dtype(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--map-dtype",
+        default="float16",
+        choices=["float16", "float32"],
+        help="float type of the maps and probabilities of 2D inputs (NIfTI: always float32;"
+        " default float16)",
+    )
+
+
 def _add_plan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dims", type=int, choices=(2, 3), help="2 (slices of volumes) or 3 (a 3D network)"
@@ -204,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--no-probs", action="store_true", help="do not write class probabilities")
     predict.add_argument("--float-format", default="npy", help="npy | tiff (2D inputs)")
+    _add_map_dtype(predict)
     predict.add_argument(
         "--format",
         default="seguq",
@@ -255,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     nnunet.add_argument("--no-probs", action="store_true", help="do not write class probabilities")
     nnunet.add_argument("--float-format", default="npy", help="npy | tiff (2D inputs)")
+    _add_map_dtype(nnunet)
     nnunet.add_argument(
         "--reference",
         nargs="+",

@@ -23,6 +23,7 @@ from seguq.data.io import (
     write_map,
     write_mask,
 )
+from seguq.data.maps import read_map
 from seguq.errors import SeguqError
 
 
@@ -115,6 +116,24 @@ def test_npy_maps_for_2d(tmp_path, write, rng):
         np.testing.assert_allclose(loaded, values.astype(np.float32))
     with pytest.raises(ValueError):
         write_map(tmp_path / "bad", rng.random((5, 3)), geometry)
+
+
+def test_half_precision_maps_for_2d_and_float32_nifti(tmp_path, write, rng):
+    _, geometry = read_image(write.png(tmp_path / "a.png", np.zeros((64, 48), np.uint8)))
+    values = rng.random((2, 64, 48))
+    for ending, float_format in ((".npy", "npy"), (".tif", "tiff")):
+        out = write_map(tmp_path / "h", values, geometry, float_format, dtype="float16")
+        assert out.suffix == ending
+        half = read_map(out, 2)
+        assert half.dtype == np.float32  # read back as float32
+        np.testing.assert_allclose(half, values, atol=5e-4)
+        full = write_map(tmp_path / "f", values, geometry, float_format, dtype="float32")
+        assert out.stat().st_size < 0.55 * full.stat().st_size  # half the bytes of float32
+    with pytest.raises(SeguqError, match="--map-dtype: expected one of float16, float32"):
+        write_map(tmp_path / "x", values, geometry, dtype="float64")
+    _, volume = read_image(write.nifti(tmp_path / "v.nii.gz", np.zeros((3, 3, 2), np.float32)))
+    nifti = write_map(tmp_path / "p", rng.random((3, 3, 2)), volume, dtype="float16")
+    assert nib.load(nifti).get_data_dtype() == np.float32  # NIfTI readers know no float16
 
 
 # --- NIfTI ---------------------------------------------------------------------------------

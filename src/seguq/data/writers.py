@@ -19,6 +19,9 @@ from PIL import Image
 from seguq.data.io import FLOAT_FORMATS, Geometry
 from seguq.errors import SeguqError
 
+# Float types of written maps: float16 by default (half the size; ~3 significant digits).
+MAP_DTYPES = ("float16", "float32")
+
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """Write a file through a temporary name in the same folder, then rename it into place.
@@ -60,7 +63,7 @@ def output_suffix(geometry: Geometry, kind: str, float_format: str = "npy") -> s
         ".nii.gz"/".nii" for NIfTI inputs; ".png" for 2D masks; ".npy" or ".tif" for 2D maps.
 
     Raises:
-        SeguqError: unknown `float_format`.
+        SeguqError: unknown `float_format` or `dtype`.
         ValueError: unknown `kind`.
     """
     if kind not in ("mask", "map"):
@@ -131,28 +134,36 @@ def write_mask(path: Path, labels: np.ndarray, geometry: Geometry) -> Path:
 
 
 def write_map(
-    path: Path, values: np.ndarray, geometry: Geometry, float_format: str = "npy"
+    path: Path,
+    values: np.ndarray,
+    geometry: Geometry,
+    float_format: str = "npy",
+    dtype: str = "float32",
 ) -> Path:
     """Write float maps (probabilities, uncertainty) on the input's grid.
 
     NIfTI inputs give float32 NIfTI with the input's affine; channels go on the 4th axis
     after three spatial ones (a 2D NIfTI input gets a third axis of size 1), as MONAI writes
     them. 2D image inputs give `.npy` or a float32 TIFF (channels as pages), as
-    `float_format` says.
+    `float_format` says, in `dtype` ("float16" halves the size; NIfTI is always float32, the
+    type NIfTI readers know).
 
     Args:
         path: output path WITHOUT ending (e.g. `out/case1_entropy`); the ending is appended.
         values: float `(*spatial)` or `(C, *spatial)`, spatial equal to `geometry.shape`.
         geometry: the input's geometry.
         float_format: "npy" or "tiff" (2D inputs only).
+        dtype: "float32" or "float16" (2D inputs only).
 
     Returns:
         The path written, with its ending.
 
     Raises:
-        SeguqError: unknown `float_format`.
+        SeguqError: unknown `float_format` or `dtype`.
         ValueError: `values` does not match the geometry.
     """
+    if dtype not in MAP_DTYPES:
+        raise SeguqError(f"--map-dtype: expected one of {', '.join(MAP_DTYPES)}, got '{dtype}'")
     values = np.asarray(values, dtype=np.float32)
     ndim = len(geometry.shape)
     has_channels = values.ndim == ndim + 1
@@ -172,6 +183,7 @@ def write_map(
             header["descrip"] = b"seguq: dims 1-3 = input grid, dim 4 = channels"
         image = nib.Nifti1Image(np.ascontiguousarray(data), geometry.affine, header)
         return atomic_write(final, lambda temp: nib.save(image, temp))
+    values = values.astype(dtype)
     if float_format == "npy":
         return atomic_write(final, lambda temp: np.save(temp, values))
     return atomic_write(

@@ -46,13 +46,22 @@ class CaseWriter:
         save_samples: int,
         float_format: str,
         nnunet: bool = False,
+        map_dtype: str = "float16",
     ):
-        """`nnunet`: also write the mean probabilities as nnU-Net's `<id>.npz` + `<id>.pkl`."""
+        """`nnunet`: also write the mean probabilities as nnU-Net's `<id>.npz` + `<id>.pkl`;
+        `map_dtype`: the float type of 2D maps and probabilities."""
         self.out, self.maps, self.float_format = out, maps, float_format
+        self.map_dtype = map_dtype
         self.save_probs, self.save_samples, self.nnunet = save_probs, save_samples, nnunet
 
     def write_map(self, name: str, values: torch.Tensor, geometry: Geometry) -> None:
-        write_map(self.out / name, values.numpy().astype(np.float32), geometry, self.float_format)
+        write_map(
+            self.out / name,
+            values.numpy().astype(np.float32),
+            geometry,
+            self.float_format,
+            self.map_dtype,
+        )
 
     def write_maps(self, stem: str, probs: torch.Tensor, geometry: Geometry) -> None:
         """The uncertainty maps of (S, K, *spatial) samples as `<stem>_<map>`."""

@@ -90,6 +90,7 @@ def from_nnunet(
     maps: Sequence[str] = ("total",),
     save_probs: bool = True,
     float_format: str = "npy",
+    map_dtype: str = "float16",
     reference: Sequence[Path] = (),
     reference_images: str | Path | None = None,
     ood_alpha: float = 0.05,
@@ -104,7 +105,7 @@ def from_nnunet(
             nnU-Net raw dataset folder, or any seguq source); they give each output its grid.
         out: the prediction folder to write.
         maps: uncertainty maps to write per case.
-        save_probs, float_format: as for `seguq predict`.
+        save_probs, float_format, map_dtype: as for `seguq predict`.
         reference: folders of in-distribution cases' predictions in the same layout (e.g. the
             folds' `validation/` folders); without it scores.csv has no p-value and no flag.
         reference_images: the images of the reference cases (default: `images`).
@@ -148,11 +149,12 @@ def from_nnunet(
         "maps": map_names,
         "probabilities": save_probs,
         "float_format": float_format,
+        "map_dtype": map_dtype,
         "reference": [str(Path(r).resolve()) for r in reference],
         "ood_alpha": ood_alpha,
     }
     done = claim_prediction_folder(folder, run_settings, overwrite=overwrite, resume=False)
-    writer = CaseWriter(folder.path, map_names, save_probs, 0, float_format)
+    writer = CaseWriter(folder.path, map_names, save_probs, 0, float_format, map_dtype=map_dtype)
     try:
         for case in progress_bar(cases, "from-nnunet", "case", progress):
             if case.id in done:
@@ -192,6 +194,7 @@ def from_nnunet(
             "auxiliary_maps": [],
             "probabilities": save_probs,
             "float_format": float_format,
+            "map_dtype": map_dtype,
             "ood": {
                 "score": settings.ood_score,
                 "map": settings.ood_map,

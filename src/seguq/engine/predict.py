@@ -17,6 +17,7 @@ from seguq.config_checks import MAX_SEED
 from seguq.data.case import select_cases
 from seguq.data.io import file_format, read_image
 from seguq.data.sources import load_source
+from seguq.data.writers import MAP_DTYPES
 from seguq.devices import set_threads
 from seguq.engine.after_training import case_components
 from seguq.engine.case_sampling import Inference, sample_input
@@ -85,6 +86,7 @@ def predict(
     save_probs: bool = True,
     save_samples: int = 0,
     float_format: str = "npy",
+    map_dtype: str = "float16",
     output_format: str = "seguq",
     ood_alpha: float | None = None,
     calibration_data: str | Path | None = None,
@@ -131,6 +133,8 @@ def predict(
         )
     if float_format not in ("npy", "tiff"):
         raise SeguqError(f"--float-format: expected 'npy' or 'tiff', got '{float_format}'")
+    if map_dtype not in MAP_DTYPES:
+        raise SeguqError(f"--map-dtype: expected one of {', '.join(MAP_DTYPES)}, got '{map_dtype}'")
     if max_cases is not None and max_cases < 1:
         raise SeguqError(f"--ood-limit: expected a positive number, got {max_cases}")
     if samples is not None and samples < 1:
@@ -176,6 +180,7 @@ def predict(
         "probabilities": save_probs,
         "save_samples": save_samples,
         "float_format": float_format,
+        "map_dtype": map_dtype,
         "format": output_format,
         "ood_alpha": alpha,
         "calibration_data": str(calibration_data) if calibration_data else None,
@@ -197,7 +202,9 @@ def predict(
         return PredictResult(folder.path, folder.path / "scores.csv", len(cases))
     done = claim_prediction_folder(folder, settings, overwrite=overwrite, resume=resume or reuse)
     nnunet = output_format == "nnunet"
-    writer = CaseWriter(folder.path, map_names, save_probs, save_samples, float_format, nnunet)
+    writer = CaseWriter(
+        folder.path, map_names, save_probs, save_samples, float_format, nnunet, map_dtype
+    )
     features = FeatureReference.load(checkpoint.parent.parent)
     job = _Job(samples, config, inference, writer, reference, features, alpha, flagging, per_level)
     todo = [case for case in cases if case.id not in done]
@@ -229,6 +236,7 @@ def predict(
             "auxiliary_maps": method.auxiliary_map_names,
             "probabilities": save_probs,
             "float_format": float_format,
+            "map_dtype": map_dtype,
             "format": output_format,
             "seed": seed,
             "device": str(inference.device),
