@@ -7,6 +7,7 @@ import hashlib
 import re
 import shutil
 import subprocess
+from html import unescape as html_unescape
 from pathlib import Path
 
 import pytest
@@ -120,10 +121,20 @@ def trained_run(tmp_path_factory, tiny_manifest) -> Path:
 CHROMIUM = shutil.which("chromium")
 PROBE = """<script>
 window.addEventListener("load", () => {
+  const body = document.body;
   const widths = [...document.images].map(i => i.naturalWidth);
-  document.body.setAttribute("data-widths", widths.join(","));
+  body.setAttribute("data-widths", widths.join(","));
   const rows = document.querySelectorAll("#main-table tbody tr").length;
-  document.body.setAttribute("data-main-rows", String(rows));
+  body.setAttribute("data-main-rows", String(rows));
+  body.setAttribute("data-alts", [...document.images].map(i => i.alt).join("|"));
+  const zoom = document.querySelector("figure.zoom img");
+  if (zoom) {  // a click shows the case figure at full size
+    const before = zoom.getBoundingClientRect().width;
+    zoom.click();
+    const after = zoom.getBoundingClientRect().width;
+    body.setAttribute("data-zoom", [before, after, zoom.naturalWidth].join(","));
+  }
+  body.setAttribute("data-text", body.innerText.replace(/\\s+/g, " "));
 });
 </script>
 </body>"""
@@ -140,23 +151,34 @@ def _chromium(tmp_path: Path, *args: str) -> str:
 
 @pytest.fixture
 def render_in_chromium(tmp_path):
-    """A function: report.html -> (natural widths of its images, rows of its main table); it
-    also saves a screenshot beside the rendered copy. Skips when Chromium is not installed."""
+    """A function: report.html -> what Chromium shows of it: the natural widths of its images,
+    the rows of its main table, the images' alt texts, the first case figure's width fitted,
+    after a click and natural, and the page's text; it also saves a screenshot beside the
+    rendered copy. Skips when Chromium is not installed."""
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (CI installs it in .ci/run)")
 
-    def render(report: Path) -> tuple[list[int], int]:
+    def render(report: Path) -> dict:
         html = report.read_text()
         assert html.count("</body>") == 1
         page = tmp_path / "rendered.html"
         page.write_text(html.replace("</body>", PROBE))
         dom = _chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", page.as_uri())
-        widths = re.search(r'data-widths="([^"]*)"', dom)
-        rows = re.search(r'data-main-rows="(\d+)"', dom)
-        assert widths and rows, dom[:500]
+        found = {
+            name: re.search(rf'data-{name}="([^"]*)"', dom)
+            for name in ("widths", "main-rows", "alts", "zoom", "text")
+        }
+        assert found["widths"] and found["main-rows"], dom[:500]
         shot = tmp_path / "screenshot.png"
         _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri())
         assert shot.is_file() and shot.stat().st_size > 0
-        return [int(w) for w in widths.group(1).split(",") if w], int(rows.group(1))
+        zoom = found["zoom"].group(1).split(",") if found["zoom"] else []
+        return {
+            "widths": [int(w) for w in found["widths"].group(1).split(",") if w],
+            "rows": int(found["main-rows"].group(1)),
+            "alts": html_unescape(found["alts"].group(1)).split("|"),
+            "zoom": [float(v) for v in zoom],  # fitted width, width after a click, natural
+            "text": html_unescape(found["text"].group(1)),
+        }
 
     return render

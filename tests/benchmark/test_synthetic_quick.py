@@ -28,7 +28,7 @@ def test_every_method_benchmarked_and_reported(tmp_path, capsys, render_in_chrom
     printed = capsys.readouterr().out
     methods = protocol["methods"]
     assert all(f"\n{m} |" in printed for m in methods)
-    widths, rows = render_in_chromium(out / "report.html")
-    assert rows == len(methods)
-    assert widths and all(w > 0 for w in widths)
+    shown = render_in_chromium(out / "report.html")
+    assert shown["rows"] == len(methods)
+    assert shown["widths"] and all(w > 0 for w in shown["widths"])
     assert (out / "figures" / "reliability.png").is_file()

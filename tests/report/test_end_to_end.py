@@ -26,13 +26,15 @@ def test_benchmark_report_has_tables_cases_and_curves(benchmark_dir, benchmark_r
     figures = sorted(p.name for p in (benchmark_dir / "figures").glob("*.png"))
     for name in ("reliability.png", "ood_roc.png", "retention.png"):
         assert name in figures
-    cases = [n for n in figures if n.startswith("case")]
+    cases = sorted(p.name for p in (benchmark_dir / "figures").glob("case*.jpg"))  # JPEG
     # max_cases = 4 cases (best, worst, most uncertain, flagged if any), one figure per method.
     assert len(cases) % len(METHODS) == 0 and 2 * len(METHODS) <= len(cases) <= 4 * len(METHODS)
     for method in METHODS:
         assert any(f"_{method}_" in n for n in cases)
     # Each figure is embedded once; none is linked from outside.
     assert html.count('src="data:image/png;base64,') == len(figures)
+    assert html.count('src="data:image/jpeg;base64,') == len(cases)
+    assert html.count('class="zoom"') == len(cases)  # a click shows each case at full size
     assert "http://" not in html and "https://" not in html
     main_table = re.search(r'<table id="main-table".*?</table>', html, re.S).group(0)
     assert main_table.count("<tr>") == 1 + len(METHODS)
@@ -52,12 +54,12 @@ def test_report_refuses_to_overwrite_then_does_with_overwrite(benchmark_dir, tmp
     with pytest.raises(Exception, match="report exists"):
         write_report(benchmark_dir, out)
     figures = out.parent / "figures"
-    before_names = {p.name for p in figures.glob("*.png")}
+    before_names = {p.name for p in figures.glob("*.*g")}
     (figures / "mine.png").write_bytes(b"not seguq's")
     write_report(benchmark_dir, out, overwrite=True, max_cases=0)
     assert out.stat().st_mtime_ns >= before
     assert "No case to show" in out.read_text()
-    after_names = {p.name for p in figures.glob("*.png")}
+    after_names = {p.name for p in figures.glob("*.*g")}
     assert after_names < before_names | {"mine.png"} and "mine.png" in after_names
     assert len(after_names) < len(before_names)  # the case figures of the first report are gone
 
@@ -120,7 +122,7 @@ def test_demo_folder_report(benchmark_dir, tmp_path):
     assert "eval_unseen_domain.json: evaluation not found" in page  # a note, not a crash
     main_table = re.search(r'<table id="main-table".*?</table>', page, re.S).group(0)
     assert main_table.count("<tr>") == 2 and "<td>0.500</td>" in main_table
-    figures = {p.name for p in (demo / "figures").glob("*.png")}
+    figures = {p.name for p in (demo / "figures").glob("*.*g")}
     assert {"reliability.png", "ood_roc.png", "retention.png"} <= figures
     assert any(name.startswith("case") and "_ood_" in name for name in figures)
 

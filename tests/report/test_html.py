@@ -69,8 +69,8 @@ def test_prediction_folder_report(tmp_path):
     assert "<h3>flagged OOD: c1 of pred (image score 0.200)</h3>" in page
     assert "input nowhere.csv not found: images are not shown" in page
     assert "2 of 3" in page  # flagged count in the main table
-    figures = sorted(p.name for p in (pred / "figures").glob("*.png"))
-    assert figures == ["case1_mc_dropout_pred_c2.png", "case2_mc_dropout_pred_c1.png"]
+    figures = sorted(p.name for p in (pred / "figures").glob("*.*g"))
+    assert figures == ["case1_mc_dropout_pred_c2.jpg", "case2_mc_dropout_pred_c1.jpg"]
     main_table = re.search(r'<table id="main-table".*?</table>', page, re.S).group(0)
     assert main_table.count("<tr>") == 2
 

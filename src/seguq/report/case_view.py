@@ -1,8 +1,11 @@
 """One case's image, ground truth, prediction and uncertainty maps, cut to the 2D picture to draw.
 
-3D volumes are shown on the slice (along the last axis, the usual NIfTI slice axis) that holds
-the most foreground of the ground truth, else of the prediction, else the middle slice; slices
-are rotated by 90 degrees so that NIfTI voxel order reads as a usual radiological view.
+The image is shown as acquired (the file's intensities, not the network's z-scored input): 8-bit
+pictures as they are, other images and volumes windowed between their 0.5th and 99.5th
+percentiles. 3D volumes are shown on the slice (along the last axis, the usual NIfTI slice
+axis) that holds the most foreground of the ground truth, else of the prediction, else the
+middle slice; slices are rotated by 90 degrees so that NIfTI voxel order reads as a usual
+radiological view.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 
 from seguq.data.arrays import load_case
 from seguq.data.case import Case
-from seguq.data.io import read_mask
+from seguq.data.io import read_image, read_mask
 from seguq.data.maps import MAP_ENDINGS, MASK_ENDINGS, find_output, read_map
 from seguq.data.sources import Source
 from seguq.errors import SeguqError
@@ -27,7 +30,8 @@ class CaseView:
     """2D arrays of one case, ready to draw.
 
     Attributes:
-        image: (H, W) grey or (H, W, 3) colour, scaled to [0, 1]; None when not found.
+        image: (H, W) grey or (H, W, 3) colour, as acquired, scaled to [0, 1]; None when not
+            found.
         truth: (H, W) class indices of the first annotator, or None.
         pred: (H, W) predicted class indices, or None.
         maps: uncertainty maps (H, W) by name ("total", "epistemic", ...).
@@ -46,10 +50,16 @@ class CaseView:
 
 
 def display_image(image: np.ndarray) -> np.ndarray:
-    """(C, H, W) -> (H, W) grey or (H, W, 3) colour, stretched between the 1st and 99th
-    percentiles to [0, 1]."""
+    """(C, *spatial) intensities as read from the file -> the same grid scaled to [0, 1], channels
+    last for colour: 8-bit values (0..255) divided by 255, anything else windowed between its
+    0.5th and 99.5th percentiles (a volume's window comes from the whole volume)."""
     picture = np.moveaxis(image[:3], 0, -1) if image.shape[0] >= 3 else image[0]
-    low, high = np.percentile(picture, [1, 99]) if picture.size else (0.0, 1.0)
+    if picture.size == 0:
+        return picture.astype(np.float32)
+    if picture.min() >= 0 and picture.max() <= 255 and np.all(picture == np.round(picture)):
+        low, high = 0.0, 255.0
+    else:
+        low, high = (float(v) for v in np.percentile(picture, [0.5, 99.5]))
     scale = high - low if high > low else 1.0
     return np.clip((picture - low) / scale, 0.0, 1.0).astype(np.float32)
 
@@ -98,7 +108,7 @@ def load_view(
     if case is not None and source is not None:
         try:
             arrays = load_case(case, source)
-            image = arrays.image
+            image = read_image(case.images)[0]  # as acquired, not z-scored
             truth = arrays.masks[0] if arrays.masks is not None else None
         except SeguqError as error:
             view.notes.append(f"image not shown: {error}")
@@ -128,7 +138,8 @@ def load_view(
             for name, values in found.items():
                 levels.setdefault(name, {})[level] = values
     cut = _cutter(ndim, shape, truth if truth is not None else pred, view)
-    view.image = display_image(cut(image)) if image is not None else None
+    if image is not None:
+        view.image = _cut_picture(display_image(image), image.shape[0] >= 3, cut)
     view.truth = cut(truth) if truth is not None else None
     view.pred = cut(pred) if pred is not None else None
     view.maps = {n: cut(v) for n, v in maps.items() if v.shape == shape}
@@ -137,6 +148,13 @@ def load_view(
         for n, by_level in levels.items()
     }
     return view
+
+
+def _cut_picture(picture: np.ndarray, colour: bool, cut) -> np.ndarray:
+    """Cut a displayed picture (spatial axes first, then the colour axis when `colour`)."""
+    if colour:
+        return np.stack([cut(picture[..., c]) for c in range(picture.shape[-1])], axis=-1)
+    return cut(picture)
 
 
 def _cutter(ndim: int, shape: tuple[int, ...], labels: np.ndarray | None, view: CaseView):

@@ -1,7 +1,8 @@
 """The report's case section: the chosen cases, one figure per (case, method).
 
 The first method chooses the cases (its Dice and image scores), so that every method is shown on
-the same cases.
+the same cases. The case figures share a byte budget (CASE_FIGURE_BYTES), so that a report of
+many methods stays small enough to mail: each figure gets its share, at least MIN_FIGURE_BYTES.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from seguq.report.document import Figure, Heading, Note, Section, file_stem
 from seguq.report.inputs import FLAG_ROLES, IN_ROLES, ReportInput
 from seguq.report.outputs import ScoreCache, case_dice, prediction_info
 from seguq.report.selection import BEST, WORST, CaseRef, Selected, select_cases
+
+CASE_FIGURE_BYTES = 5_000_000
+MIN_FIGURE_BYTES = 120_000
 
 
 class _Sources:
@@ -72,7 +76,7 @@ def _describe(chosen: Selected) -> str:
 
 def case_section(inp: ReportInput, scores: ScoreCache, max_cases: int) -> Section:
     """Figures of up to `max_cases` cases for every method."""
-    section = Section("Cases", grid=True)
+    section = Section("Cases")
     notes: list[Note] = []
     dice, uncertain, flagged = candidates(inp, scores)
     chosen = select_cases(dice, uncertain, flagged, max_cases)
@@ -81,7 +85,9 @@ def case_section(inp: ReportInput, scores: ScoreCache, max_cases: int) -> Sectio
             Note(
                 f"Cases chosen by {inp.methods[0].name}: best and worst Dice, highest image "
                 "score, and the highest-scoring case of an OOD set flagged as OOD. Masks: one "
-                "colour per class; uncertainty maps over the image, opaque where high."
+                "colour per class; errors: false positives and false negatives in two colours;"
+                " uncertainty maps over the image, opaque where high. Click a figure to see it at"
+                " full size."
             )
         )
     if not flagged:
@@ -90,6 +96,7 @@ def case_section(inp: ReportInput, scores: ScoreCache, max_cases: int) -> Sectio
         section.blocks.append(Note("No case to show."))
     sources = _Sources(inp, notes)
     infos: dict[Path, dict] = {}
+    budget = max(MIN_FIGURE_BYTES, CASE_FIGURE_BYTES // max(1, len(chosen) * len(inp.methods)))
     for number, selected in enumerate(chosen, start=1):
         section.blocks.append(Heading(_describe(selected)))
         for method in inp.methods:
@@ -106,11 +113,14 @@ def case_section(inp: ReportInput, scores: ScoreCache, max_cases: int) -> Sectio
             if view.where:
                 title += f" ({view.where})"
             class_names = inp.class_names or list(info.get("class_names") or [])
-            png = case_figure(view, class_names, title)
-            if png is None:
+            drawn = case_figure(view, class_names, title, max_bytes=budget)
+            if drawn is None:
                 notes.append(Note(f"{method.name}: nothing to draw for {selected.ref.id}"))
                 continue
+            image, left_out = drawn
+            notes.extend(Note(f"{method.name}, {selected.ref.id}: {n}") for n in left_out)
             name = file_stem(f"case{number}_{method.name}_{selected.ref.set}_{selected.ref.id}")
-            section.blocks.append(Figure(name, png, f"{title}: {selected.reason}"))
+            caption = f"{title}: {selected.reason}"
+            section.blocks.append(Figure(name, image, caption, ending="jpg", zoom=True))
     section.blocks.extend(notes)
     return section

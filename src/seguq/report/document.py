@@ -25,17 +25,26 @@ class Table:
 
 @dataclass(frozen=True)
 class Figure:
-    """A PNG figure: embedded in the HTML and saved as `figures/<name>.png`.
+    """A figure: embedded in the HTML and saved as `figures/<name>.<ending>`.
 
     Attributes:
         name: file stem, unique within a report (letters, digits, `_.-`).
-        png: the PNG bytes.
+        image: the encoded image (PNG, or JPEG for case figures).
         caption: shown under the figure.
+        ending: "png" or "jpg", the encoding of `image`.
+        zoom: the page shows it fitted to the width; a click shows it at full size.
     """
 
     name: str
-    png: bytes
+    image: bytes
     caption: str = ""
+    ending: str = "png"
+    zoom: bool = False
+
+    @property
+    def mime(self) -> str:
+        """The image's media type."""
+        return "image/jpeg" if self.ending == "jpg" else "image/png"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The report as one self-contained HTML page: embedded CSS, images as base64 data URIs.
 
-Nothing is loaded from outside the file (no fonts, scripts, style sheets or remote images), so the
-page reads the same offline and when mailed or archived on its own.
+Nothing is loaded from outside the file (no fonts, style sheets, remote images or scripts beyond
+one inline click handler), so the page reads the same offline and when mailed or archived on its
+own. Case figures are fitted to the page; a click shows one at its full resolution (another click
+fits it again).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ tbody tr:nth-child(even) { background: #fafbfc; }
 table.main th, table.main td { font-size: .95rem; padding: .4rem .75rem; }
 figure { margin: .6rem 0 1.2rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
+figure.zoom { overflow-x: auto; }
+figure.zoom img { cursor: zoom-in; }
+figure.zoom img.full { max-width: none; cursor: zoom-out; }
 figcaption { font-size: .88rem; margin-top: .25rem; }
 .grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); }
 .grid figure { margin: 0; }
@@ -43,9 +48,9 @@ footer { margin-top: 3rem; font-size: .85rem; border-top: 1px solid var(--line);
 """
 
 
-def data_uri(png: bytes) -> str:
-    """`data:image/png;base64,...` for PNG bytes."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def data_uri(image: bytes, mime: str = "image/png") -> str:
+    """`data:<mime>;base64,...` for encoded image bytes."""
+    return f"data:{mime};base64," + base64.b64encode(image).decode("ascii")
 
 
 def table_html(table: Table) -> str:
@@ -66,7 +71,14 @@ def figure_html(figure: Figure) -> str:
     """An embedded image with its caption."""
     alt = escape(figure.caption or figure.name, quote=True)
     caption = f"<figcaption>{escape(figure.caption)}</figcaption>" if figure.caption else ""
-    return f'<figure><img src="{data_uri(figure.png)}" alt="{alt}">{caption}</figure>'
+    source = data_uri(figure.image, figure.mime)
+    if figure.zoom:
+        toggle = "this.classList.toggle('full')"
+        return (
+            f'<figure class="zoom"><img src="{source}" alt="{alt}" title="click: full size"'
+            f' onclick="{toggle}">{caption}</figure>'
+        )
+    return f'<figure><img src="{source}" alt="{alt}">{caption}</figure>'
 
 
 def _anchor(title: str) -> str:

@@ -6,6 +6,7 @@ folder that is not what its kind promises raises.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from seguq.errors import SeguqError
@@ -90,6 +91,20 @@ def load_benchmark(folder: Path, results: dict) -> ReportInput:
         notes.append("results.json has no main table")
     title = f"seguq benchmark: {results.get('name') or folder.name}"
     class_names = [str(c) for c in results.get("class_names") or []]
+    if not class_names:
+        first = next((r.pred_dir for m in methods for r in m.sets.values() if r.pred_dir), None)
+        class_names = [
+            str(c) for c in (prediction_info(first) if first else {}).get("class_names") or []
+        ]
+    entries = [
+        (m.name, set_name, run.evaluation)
+        for m in methods
+        for set_name, run in m.sets.items()
+        if run.evaluation and run.evaluation.get("segmentation")
+    ]
+    if entries:  # per class, by name, with calibration and error detection
+        table = evaluation_table(entries, class_names)
+        tables.append(replace(table, title=f"{table.title} (each method's first seed)"))
     return ReportInput("benchmark", folder, title, class_names, sets, methods, tables, notes)
 
 

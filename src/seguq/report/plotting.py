@@ -12,6 +12,7 @@ import math
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from PIL import Image
 
 DPI = 100
 # Colour-blind-friendly line colours (Okabe-Ito), cycled over methods.
@@ -42,6 +43,27 @@ def panel_figure(
     for spare in axes[panels:]:
         spare.set_visible(False)
     return figure, axes[:panels]
+
+
+def to_jpeg(figure: Figure, dpi: float, quality: int, max_bytes: int | None = None) -> bytes:
+    """The figure as JPEG bytes drawn at `dpi`; when over `max_bytes`, scaled down until it fits
+    (at least 30% of its size a side)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, facecolor="white", metadata={"Software": None})
+    picture = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    data = _jpeg(picture, quality)
+    scale = 1.0
+    while max_bytes is not None and len(data) > max_bytes and scale > 0.3:
+        scale *= max(0.3, min(0.9, math.sqrt(max_bytes / len(data))))
+        size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+        data = _jpeg(picture.resize(size, Image.Resampling.LANCZOS), quality)
+    return data
+
+
+def _jpeg(picture: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=quality, optimize=True)
+    return buffer.getvalue()
 
 
 def to_png(figure: Figure) -> bytes:

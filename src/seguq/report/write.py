@@ -1,10 +1,11 @@
 """`write_report`: one self-contained HTML page for a benchmark, demo or prediction folder, with
-every figure also saved as PNG in `figures/` beside it."""
+every figure also saved (PNG, case figures JPEG) in `figures/` beside it."""
 
 from __future__ import annotations
 
 import datetime
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from seguq.data.io import atomic_write
@@ -36,7 +37,7 @@ def build_sections(inp: ReportInput, max_cases: int = 4) -> list[Section]:
 
 
 def _unique_names(sections: list[Section]) -> None:
-    """Give figures that share a name a numbered one, so that no PNG overwrites another."""
+    """Give figures that share a name a numbered one, so that no file overwrites another."""
     seen: set[str] = set()
     for section in sections:
         for index, block in enumerate(section.blocks):
@@ -47,7 +48,7 @@ def _unique_names(sections: list[Section]) -> None:
                 name, number = f"{block.name}-{number}", number + 1
             seen.add(name)
             if name != block.name:
-                section.blocks[index] = Figure(name, block.png, block.caption)
+                section.blocks[index] = replace(block, name=name)
 
 
 def _forget_old_figures(figures: Path, written: list[str]) -> None:
@@ -62,7 +63,7 @@ def _forget_old_figures(figures: Path, written: list[str]) -> None:
             old = []
     for name in sorted(set(old) - set(written)):
         path = figures / Path(name).name  # a bare file name: never outside the folder
-        if path.suffix == ".png" and path.is_file():
+        if path.suffix in (".png", ".jpg") and path.is_file():
             path.unlink()
     if not written:
         listing.unlink(missing_ok=True)
@@ -82,7 +83,7 @@ def write_report(
     """Write an HTML report of a seguq output folder.
 
     The page is self-contained (embedded CSS, images as data URIs); its figures are also saved as
-    PNG under `out.parent / "figures"`. Missing pieces are skipped with a note in the page.
+    files under `out.parent / "figures"`. Missing pieces are skipped with a note in the page.
 
     Args:
         folder: a benchmark folder (results.json of kind "seguq-benchmark"), a demo folder
@@ -115,9 +116,9 @@ def write_report(
     written = []
     for section in sections:
         for figure in section.figures():
-            png = figure.png
-            atomic_write(figures / f"{figure.name}.png", lambda tmp, png=png: tmp.write_bytes(png))
-            written.append(f"{figure.name}.png")
+            data, file_name = figure.image, f"{figure.name}.{figure.ending}"
+            atomic_write(figures / file_name, lambda tmp, data=data: tmp.write_bytes(data))
+            written.append(file_name)
     _forget_old_figures(figures, written)
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     subtitle = f"{inp.kind} folder {folder.resolve()}"
