@@ -246,6 +246,30 @@ def _run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
         print(f"wrote {result.cases} cases -> {result.out_dir} (scores: {result.scores_csv})")
+    elif args.command == "ood-regions":
+        from seguq.engine.ood_regions import ood_regions, summary_lines
+
+        result = ood_regions(
+            args.model,
+            args.input,
+            args.donors,
+            args.out,
+            splits=args.split,
+            domains=args.domains,
+            kinds=args.kinds,
+            fraction=args.fraction,
+            limit=args.limit,
+            per_level=args.per_level,
+            seed=args.seed,
+            threads=args.threads,
+            device=args.device,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
+        print(f"{result['cases']} altered images; pixel detection of the inserted content:")
+        for line in summary_lines(result):
+            print("  " + line)
+        print(f"-> {args.out / 'regions.json'}")
     elif args.command == "evaluate":
         from seguq.data.sources import parse_label_map
         from seguq.engine.evaluate import evaluate

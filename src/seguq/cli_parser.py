@@ -283,6 +283,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(nnunet)
 
+    regions = sub.add_parser(
+        "ood-regions",
+        help="insert foreign content into images and score how well the maps find it",
+    )
+    regions.add_argument("--model", required=True, type=Path, help="run folder or checkpoint")
+    regions.add_argument("--input", required=True, help="in-distribution 2D images (a source)")
+    regions.add_argument(
+        "--donors", required=True, help="images of another modality, cut into the patches"
+    )
+    regions.add_argument("--out", required=True, type=Path)
+    regions.add_argument(
+        "--kinds", type=_csv_list, default=["patch", "object"], help="patch,object (default both)"
+    )
+    regions.add_argument(
+        "--fraction",
+        type=_float_in(0.0, 0.5),
+        default=1 / 16,
+        help="share of each image the content covers (default 1/16)",
+    )
+    regions.add_argument(
+        "--limit", type=POSITIVE, default=20, help="at most N host cases, seeded (default 20)"
+    )
+    regions.add_argument("--split", type=_csv_list, help="only these splits of the input")
+    regions.add_argument("--domains", type=_csv_list, help="only these domains of the input")
+    regions.add_argument(
+        "--per-level", action="store_true", help="hierarchical methods: each level's maps too"
+    )
+    regions.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    _add_device(regions)
+    _add_common(regions)
+
     evaluate = sub.add_parser("evaluate", help="score a prediction folder against masks")
     evaluate.add_argument("--pred", required=True, type=Path)
     evaluate.add_argument("--data", required=True)

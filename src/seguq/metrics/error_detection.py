@@ -100,6 +100,32 @@ def binary_auroc(scores: ArrayLike, labels: ArrayLike, weights: ArrayLike | None
     return float(u_statistic / (total_pos * total_neg))
 
 
+def weighted_fpr_at_tpr(
+    scores: ArrayLike, labels: ArrayLike, weights: ArrayLike | None = None, tpr: float = 0.95
+) -> float:
+    """False-positive rate at the highest threshold t that keeps at least `tpr` of the positive
+    weight at scores >= t: the weighted form of `seguq.metrics.ood.fpr_at_tpr` (the same number
+    with unit weights).
+
+    Returns:
+        FPR in [0, 1]; NaN when only one class is present.
+
+    Raises:
+        SeguqError: for mismatched lengths, non-finite scores or tpr outside (0, 1].
+    """
+    if not 0.0 < tpr <= 1.0:
+        raise SeguqError(f"tpr must be in (0, 1], got {tpr}")
+    values, truth, w = _pairs(scores, labels, weights)
+    positive_w, negative_w = w * truth, w * ~truth
+    if positive_w.sum() == 0 or negative_w.sum() == 0:
+        return math.nan
+    order = np.argsort(-values[truth], kind="stable")
+    ranked, kept = values[truth][order], np.cumsum(positive_w[truth][order])
+    needed = round(tpr * positive_w.sum(), 9)
+    threshold = ranked[min(int(np.searchsorted(kept, needed - 1e-12)), ranked.size - 1)]
+    return float(negative_w[values >= threshold].sum() / negative_w.sum())
+
+
 def average_precision(
     scores: ArrayLike, labels: ArrayLike, weights: ArrayLike | None = None
 ) -> float:
@@ -233,7 +259,7 @@ class ErrorDetectionAccumulator:
         """Metrics over everything seen so far.
 
         Returns:
-            ``{"auroc", "aupr", "ueo", "error_rate": float, "num_cases", "num_pixels",
+            ``{"auroc", "aupr", "ueo", "fpr95", "error_rate": float, "num_cases", "num_pixels",
             "num_sampled": int}``; the metrics are NaN when nothing (or one class) was seen.
         """
         scores = np.concatenate([np.zeros(0, np.float32), *self._scores]).astype(np.float64)
@@ -244,6 +270,7 @@ class ErrorDetectionAccumulator:
             "auroc": binary_auroc(scores, errors, weights),
             "aupr": average_precision(scores, errors, weights),
             "ueo": uncertainty_error_overlap(scores, errors, weights),
+            "fpr95": weighted_fpr_at_tpr(scores, errors, weights),
             "error_rate": float(np.sum(weights * errors) / total) if total else math.nan,
             "num_cases": self._cases,
             "num_pixels": self._pixels,
