@@ -129,8 +129,8 @@ def write_insertion_set(
         seed: the random positions, crops and textures.
 
     Returns:
-        `dst / "manifest.csv"` (columns id, image, mask (empty), region, kind, host); reused as it is when
-        `dst` holds a set written with the same settings.
+        `dst / "manifest.csv"` (columns id, image, mask (empty), region, kind, host); reused
+        as it is when `dst` holds a set written with the same settings.
 
     Raises:
         SeguqError: an unknown kind, no donors for patches, a bad fraction, or unreadable images.
