@@ -22,7 +22,7 @@ from seguq.engine.evaluate import evaluate
 from seguq.engine.predict import predict
 
 # What is kept of each evaluation.
-KEYS = ("ece", "ece_foreground", "brier", "nll")
+KEYS = ("ece", "ece_foreground", "ece_predicted_foreground", "brier", "nll")
 
 
 def uncalibrated_copy(run: Path) -> Path:

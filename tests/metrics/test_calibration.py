@@ -58,6 +58,21 @@ def test_ece_foreground_region_hand_case():
     assert ece_fg == pytest.approx(0.45)
     # all pixels add (conf 0.8, correct) in bin [0.8, 0.9): (0.3 + 0.6 + 0.2) / 3
     assert expected_calibration_error(probs, labels, num_bins=10) == pytest.approx(1.1 / 3)
+    # predicted foreground: only (0.7, 1): |1 - 0.7|
+    ece_pred = expected_calibration_error(probs, labels, num_bins=10, region="predicted")
+    assert ece_pred == pytest.approx(0.3)
+
+
+def test_a_calibrated_model_looks_over_confident_on_pixels_chosen_by_their_label():
+    # 10 pixels at p(fg) = 0.3, 3 of them foreground; 10 at 0.8, 8 of them foreground: calibrated.
+    p1 = torch.tensor([0.3] * 10 + [0.8] * 10, dtype=torch.float64)
+    truth = torch.tensor([1] * 3 + [0] * 7 + [1] * 8 + [0] * 2)
+    probs, labels = as_dense(torch.stack([1 - p1, p1], 1), truth)
+    assert expected_calibration_error(probs, labels, num_bins=10) == pytest.approx(0.0)
+    assert expected_calibration_error(probs, labels, region="predicted") == pytest.approx(0.0)
+    # "foreground" keeps the 3 missed pixels (conf 0.7, all wrong) beside the 10 predicted ones
+    biased = expected_calibration_error(probs, labels, num_bins=10, region="foreground")
+    assert biased == pytest.approx(3 / 13 * 0.7)
 
 
 def test_brier_and_nll_hand_case():
@@ -91,6 +106,9 @@ def test_accumulator_matches_one_shot_and_is_split_invariant():
     assert result["ece"] == pytest.approx(expected_calibration_error(probs, labels))
     assert result["ece_foreground"] == pytest.approx(
         expected_calibration_error(probs, labels, region="foreground")
+    )
+    assert result["ece_predicted_foreground"] == pytest.approx(
+        expected_calibration_error(probs, labels, region="predicted")
     )
     assert result["brier"] == pytest.approx(brier_score(probs, labels))
     assert result["nll"] == pytest.approx(negative_log_likelihood(probs, labels))

@@ -99,22 +99,27 @@ class _BinCounts:
         return bins
 
 
+# Pixel sets calibration is measured on (`expected_calibration_error`).
+REGIONS = ("all", "foreground", "predicted")
+
+
 def _confidence_stats(
     flat: torch.Tensor, labels: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Confidence, correctness and foreground-region mask, each (N,)."""
+    """Confidence, correctness, foreground region and predicted foreground, each (N,)."""
     confidence, prediction = flat.max(1)
     correct = prediction == labels
     foreground = (labels != 0) | (prediction != 0)
-    return confidence, correct, foreground
+    return confidence, correct, foreground, prediction != 0
 
 
 def _bins(probs: torch.Tensor, labels: torch.Tensor, num_bins: int, region: str) -> _BinCounts:
-    if region not in ("all", "foreground"):
-        raise SeguqError(f"unknown calibration region {region!r}; known: all, foreground")
-    confidence, correct, foreground = _confidence_stats(*_flatten(probs, labels))
-    if region == "foreground":
-        confidence, correct = confidence[foreground], correct[foreground]
+    if region not in REGIONS:
+        raise SeguqError(f"unknown calibration region {region!r}; known: {', '.join(REGIONS)}")
+    confidence, correct, foreground, predicted = _confidence_stats(*_flatten(probs, labels))
+    if region != "all":
+        chosen = foreground if region == "foreground" else predicted
+        confidence, correct = confidence[chosen], correct[chosen]
     counts = _BinCounts(num_bins)
     counts.add(confidence, correct)
     return counts
@@ -129,7 +134,10 @@ def expected_calibration_error(
         probs: mean class probabilities, (B, K, *spatial).
         labels: int class indices, (B, *spatial).
         num_bins: number of equal-width confidence bins.
-        region: "all" pixels, or "foreground" (label or prediction != 0).
+        region: "all" pixels, "foreground" (label or prediction != 0), or "predicted"
+            (prediction != 0: chosen by the model alone, so a calibrated model scores ~0 there;
+            "foreground" also picks pixels by their label, which makes even a calibrated model
+            look over-confident on the pixels it misses).
 
     Returns:
         ECE in [0, 1]; NaN if the region is empty.
@@ -149,7 +157,7 @@ def reliability_diagram(
         probs: mean class probabilities, (B, K, *spatial).
         labels: int class indices, (B, *spatial).
         num_bins: number of equal-width confidence bins.
-        region: "all" or "foreground".
+        region: "all", "foreground" or "predicted" (as for `expected_calibration_error`).
 
     Returns:
         One dict per bin: bin_lower, bin_upper, count, confidence, accuracy (NaN for empty bins).
@@ -225,6 +233,7 @@ class CalibrationAccumulator:
         """Forget everything accumulated so far."""
         self._all = _BinCounts(self.num_bins)
         self._foreground = _BinCounts(self.num_bins)
+        self._predicted = _BinCounts(self.num_bins)
         self._brier = 0.0
         self._nll = 0.0
         self._pixels = 0
@@ -246,9 +255,10 @@ class CalibrationAccumulator:
         if mask is not None:
             keep = mask.detach().reshape(-1).bool().to(flat.device)
             flat, labels_flat = flat[keep], labels_flat[keep]
-        confidence, correct, foreground = _confidence_stats(flat, labels_flat)
+        confidence, correct, foreground, predicted = _confidence_stats(flat, labels_flat)
         self._all.add(confidence, correct)
         self._foreground.add(confidence[foreground], correct[foreground])
+        self._predicted.add(confidence[predicted], correct[predicted])
         self._brier += _brier_sum(flat, labels_flat)
         self._nll += _nll_sum(flat, labels_flat)
         self._pixels += labels_flat.numel()
@@ -257,7 +267,8 @@ class CalibrationAccumulator:
         """Calibration metrics of everything seen so far.
 
         Returns:
-            ``{"ece", "ece_foreground", "brier", "nll": float, "num_pixels": int,
+            ``{"ece", "ece_foreground", "ece_predicted_foreground", "brier", "nll": float,
+            "num_pixels": int,
             "reliability", "reliability_foreground": list of per-bin dicts}``; NaN where no
             pixels were seen.
         """
@@ -265,6 +276,7 @@ class CalibrationAccumulator:
         return {
             "ece": self._all.ece(),
             "ece_foreground": self._foreground.ece(),
+            "ece_predicted_foreground": self._predicted.ece(),
             "brier": self._brier / pixels if pixels else math.nan,
             "nll": self._nll / pixels if pixels else math.nan,
             "num_pixels": pixels,

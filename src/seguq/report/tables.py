@@ -31,7 +31,8 @@ def evaluation_table(entries: Sequence[tuple[str, str, dict]], class_names: Sequ
         {c for _, _, e in entries for c in (_get(e, "segmentation", "per_class") or {})}
     )
     columns = ["method", "set", "cases", "Dice", *(f"Dice {n}" for n in names), "HD95"]
-    columns += ["ECE", "ECE foreground", "Brier", "error AUROC", "AURC", "filtered-Dice AUC"]
+    columns += ["ECE", "ECE foreground", "ECE predicted foreground", "Brier", "error AUROC"]
+    columns += ["AURC", "filtered-Dice AUC"]
     rows = []
     for method, set_name, evaluation in entries:
         per_class = _get(evaluation, "segmentation", "per_class") or {}
@@ -46,6 +47,7 @@ def evaluation_table(entries: Sequence[tuple[str, str, dict]], class_names: Sequ
                 fmt(hd95, 2),
                 fmt(_get(evaluation, "calibration", "ece")),
                 fmt(_get(evaluation, "calibration", "ece_foreground")),
+                fmt(_get(evaluation, "calibration", "ece_predicted_foreground")),
                 fmt(_get(evaluation, "calibration", "brier")),
                 fmt(_get(evaluation, "error_detection", "total", "auroc")),
                 fmt(_get(evaluation, "triage", "aurc")),
