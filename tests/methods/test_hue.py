@@ -155,3 +155,17 @@ def test_prior_fraction_one_decodes_prior_samples_only():
     assert any(p.grad is not None and torch.count_nonzero(p.grad) > 0 for p in prior)
     with pytest.raises(SeguqError, match="prior_fraction"):
         _hue(prior_fraction=1.5)
+
+
+def test_free_bits_make_a_small_kl_cost_nothing():
+    """Below the floor the KL adds free_bits per level to the loss and sends no gradient."""
+    method = _hue(free_bits=5.0, beta=1.0, warmup_steps=0, prior_fraction=0.0)
+    loss, logs = method.loss(_batch())
+    levels = [logs[f"kl_level{i}"] for i in range(3)]
+    assert all(0 <= kl < 5.0 for kl in levels)
+    assert loss.item() == pytest.approx(logs["seg"] + 3 * 5.0, rel=1e-5)
+    loss.backward()
+    prior = [p for n, p in method.named_parameters() if "prior_heads" in n]
+    assert prior and all(p.grad is None or torch.count_nonzero(p.grad) == 0 for p in prior)
+    with pytest.raises(SeguqError, match="free_bits"):
+        _hue(free_bits=-1)

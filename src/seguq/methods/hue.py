@@ -45,6 +45,10 @@ DEFAULTS = {
     # specification's objective): the decoder then also learns from the latents it sees at
     # inference. 0.5 closed the Dice gap to the U-Net on JSRT and vessels (docs/HUE.md).
     "prior_fraction": 0.5,
+    # Free bits (Kingma et al. 2016) per level: the loss counts max(KL_l, free_bits) nats per
+    # latent position, so a level may carry this much information about the label at no cost
+    # (0 = off). Against posterior collapse of a level.
+    "free_bits": 0.0,
 }
 
 
@@ -101,6 +105,9 @@ class HUE(Method):
         self.prior_fraction = float(opts["prior_fraction"])
         if not 0.0 <= self.prior_fraction <= 1.0:
             raise SeguqError(f"HUE prior_fraction: expected 0..1, got {self.prior_fraction}")
+        self.free_bits = float(opts["free_bits"])
+        if self.free_bits < 0:
+            raise SeguqError(f"HUE free_bits: expected >= 0, got {self.free_bits}")
         self.sample_chunk = int(opts["sample_chunk"])
         self.label_only = opts["posterior_input"] == "label"
         if opts["posterior_input"] not in ("image_label", "label"):
@@ -196,7 +203,8 @@ class HUE(Method):
         segmentation = torch.stack([ce_dice_loss(logits[i], stack[:, i]) for i in range(r)]).mean()
         prior = {i: (repeat_batch(mu, r), repeat_batch(ls, r)) for i, (mu, ls) in prior.items()}
         kls = self.kl_per_level(prior, posterior)
-        kl_total = torch.stack(list(kls.values())).sum()
+        # free bits: KL below the floor costs nothing (its gradient is zero there)
+        kl_total = torch.stack([kl.clamp_min(self.free_bits) for kl in kls.values()]).sum()
         return kl_regularised_loss(
             segmentation,
             kl_total,
