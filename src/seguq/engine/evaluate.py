@@ -21,6 +21,7 @@ from seguq.data.io import atomic_write, read_mask
 from seguq.data.maps import MAP_ENDINGS, MASK_ENDINGS, find_output, read_map
 from seguq.data.roi import region_of_interest
 from seguq.data.sources import load_source
+from seguq.engine.hierarchy import level_diagnostics
 from seguq.engine.output_folder import source_inputs
 from seguq.errors import SeguqError
 from seguq.metrics.ambiguity import AmbiguityAccumulator
@@ -203,6 +204,9 @@ def evaluate(
             [d for _, d in scored],
             threshold=failure_dice,
         )
+    hierarchy = level_diagnostics(pred_dir, info, [case.id for case in cases])
+    if hierarchy is not None:
+        result["hierarchy"] = hierarchy
     if ood_data is not None:
         result["ood"] = ood_detection(
             pred_dir,

@@ -123,4 +123,30 @@ def case_section(inp: ReportInput, scores: ScoreCache, max_cases: int) -> Sectio
             caption = f"{title}: {selected.reason}"
             section.blocks.append(Figure(name, image, caption, ending="jpg", zoom=True))
     section.blocks.extend(notes)
+    section.blocks.extend(Note(line) for line in hierarchy_lines(inp))
     return section
+
+
+def hierarchy_lines(inp: ReportInput) -> list[str]:
+    """One line per (method, set) evaluated with per-level maps: each level's share of the
+    sample variance (or of the epistemic map), and the levels whose maps agree."""
+    lines = []
+    for method in inp.methods:
+        for set_name, run in method.sets.items():
+            maps = ((run.evaluation or {}).get("hierarchy") or {}).get("maps") or {}
+            name = next((m for m in ("variance", "epistemic", "total") if m in maps), None)
+            if name is None:
+                continue
+            shares = ", ".join(
+                f"{level} {share:.2f}"
+                for level, share in maps[name]["share"].items()
+                if share is not None
+            )
+            alike = [
+                pair for pair, r in maps[name]["correlation"].items() if r is not None and r >= 0.9
+            ]
+            what = "sample variance" if name == "variance" else f"{name} map"
+            line = f"{method.name} on {set_name}: share of the {what} by level: {shares}"
+            line += f"; levels whose maps agree (r >= 0.9): {', '.join(alike)}" if alike else ""
+            lines.append(line + ".")
+    return lines
