@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import torch
 from PIL import Image
 
 from seguq.data.io import read_mask
@@ -61,3 +62,35 @@ def test_metrics_count_only_the_region_of_interest(trained_run, tiny_manifest, t
     expected = 1.0 if a.sum() + b.sum() == 0 else 2 * (a & b).sum() / (a.sum() + b.sum())
     row = next(r for r in inside["per_case"] if r["id"] == case["id"] and r["class"] == "disc_rim")
     assert np.isclose(row["dice"], expected)
+
+
+def test_the_temperature_is_fitted_inside_the_region_of_interest(
+    trained_run, tiny_manifest, tmp_path, monkeypatch
+):
+    from seguq.data.sources import load_source
+    from seguq.engine import after_training
+    from seguq.engine.case_sampling import Inference
+    from seguq.engine.checkpoint import load_method
+
+    rows = [r for r in csv.DictReader(tiny_manifest.open()) if r["domain"] == "site1"][:2]
+    roi = np.zeros((64, 64), np.uint8)
+    roi[:16] = 255  # the top quarter
+    Image.fromarray(roi).save(tmp_path / "top.png")
+    data = tiny_manifest.parent
+    manifest = tmp_path / "roi.csv"
+    with manifest.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*rows[0], "roi"])
+        writer.writeheader()
+        for r in rows:
+            files = ("image", "mask")
+            paths = {k: str(data / v) for k, v in r.items() if k.startswith(files) and v}
+            writer.writerow({**r, **paths, "roi": "top.png"})
+    seen = []
+    monkeypatch.setattr(
+        after_training, "fit_temperature", lambda logits, labels, **_: seen.append(labels) or 1.0
+    )
+    method = load_method(trained_run / "checkpoints" / "best.pt")
+    inference = Inference.for_run(method.config, torch.device("cpu"), "32")
+    source = load_source(manifest)
+    after_training._fit(method, source, source.cases, inference, seed=0)
+    assert seen[0].numel() == 2 * 16 * 64  # only the pixels inside the region of interest

@@ -23,6 +23,7 @@ def test_benchmark_report_has_tables_cases_and_curves(benchmark_dir, benchmark_r
     assert detect_kind(benchmark_dir) == "benchmark"
     assert benchmark_report == benchmark_dir / "report.html"
     html = benchmark_report.read_text()
+    assert benchmark_report.stat().st_size < 8_000_000  # case figures share a byte budget
     figures = sorted(p.name for p in (benchmark_dir / "figures").glob("*.png"))
     for name in ("reliability.png", "ood_roc.png", "retention.png"):
         assert name in figures

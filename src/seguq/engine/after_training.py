@@ -11,6 +11,7 @@ import torch
 from seguq.data.case import Case
 from seguq.data.io import read_image
 from seguq.data.items import read_case
+from seguq.data.roi import region_of_interest
 from seguq.data.sources import Source
 from seguq.devices import accelerator_device
 from seguq.engine.case_features import pooled_features
@@ -130,15 +131,23 @@ def _fit(
     method: Method, source: Source, cases: list[Case], inference: Inference, seed: int
 ) -> float:
     """Temperature minimising the NLL of the method's logits on the validation pixels (logits
-    stitched over the same windows as prediction, on the network's grid)."""
+    stitched over the same windows as prediction, on the network's grid), inside each case's
+    region of interest when it has one (the pixels its metrics count)."""
 
     def logit_sampler(x: torch.Tensor, n: int | None = None) -> torch.Tensor:
         return method.logits(x).float().unsqueeze(0)
 
     logits, labels = [], []
     for case in cases:
-        image, masks, _ = read_case(case, source, inference.preprocessing)
+        image, masks, geometry = read_case(case, source, inference.preprocessing)
         out = sample_case(logit_sampler, image, 1, inference, normalise=False)[0]  # (K, *grid)
-        logits.append(out.reshape(out.shape[0], -1).T)
-        labels.append(torch.from_numpy(np.ascontiguousarray(masks[0])).reshape(-1))
+        case_logits = out.reshape(out.shape[0], -1).T
+        case_labels = torch.from_numpy(np.ascontiguousarray(masks[0])).reshape(-1)
+        roi = region_of_interest(case, source.root, geometry.shape)
+        if roi is not None:
+            inside = inference.preprocessing.masks(roi[None].astype(np.int64), geometry)[0] > 0
+            keep = torch.from_numpy(np.ascontiguousarray(inside)).reshape(-1)
+            case_logits, case_labels = case_logits[keep], case_labels[keep]
+        logits.append(case_logits)
+        labels.append(case_labels)
     return fit_temperature(torch.cat(logits), torch.cat(labels), max_samples=500_000, seed=seed)
