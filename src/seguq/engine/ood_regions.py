@@ -151,6 +151,7 @@ def ood_regions(
     )
     result = {
         "model": str(model),
+        "method": read_prediction_info(prediction.out_dir).get("method"),
         "data": str(data),
         "donors": str(donors),
         "kinds": list(kinds),
