@@ -8,14 +8,18 @@ The run is planned and trained exactly as in `targets.py` (same protocols and sp
 `method.calibrate` on. Each test set is predicted twice, with the calibrated checkpoint and with
 the same weights at temperature 1, and scored by `seguq evaluate` (which counts only the pixels
 inside the manifest's field of view where it has one: DRIVE). Writes OUT/results.json.
+`--reuse-run` keeps the run OUT/run of an earlier call (its training record too) and only
+predicts and scores again.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
-from targets import arguments, plan_and_train
+from _machine import machine as machine_info
+from targets import arguments, plan_and_train, protocol
 
 from seguq.engine.checkpoint import load_method, read_checkpoint, save_checkpoint
 from seguq.engine.evaluate import evaluate
@@ -66,10 +70,17 @@ def scored(model: Path, test: dict, out: Path) -> dict:
 
 def main() -> None:
     parser = arguments(__doc__)
+    parser.add_argument("--reuse-run", action="store_true", help="score OUT/run again")
     args = parser.parse_args()
     args.set.append("method.calibrate=true")
-    _, run, record = plan_and_train(args)
-    tests = record.pop("test_sets")
+    if args.reuse_run:
+        run, record = args.out / "run", json.loads((args.out / "results.json").read_text())
+        tests = protocol(args.data, args.out)[1]
+        record["tests"], record["rescored"] = {}, time.strftime("%Y-%m-%d %H:%M")
+        record["machine"] = machine_info()
+    else:
+        _, run, record = plan_and_train(args)
+        tests = record.pop("test_sets")
     temperature = float(read_checkpoint(run / "checkpoints" / "best.pt")["info"]["temperature"])
     record["temperature"] = temperature
     models = {"calibrated": run / "checkpoints" / "best.pt", "uncalibrated": uncalibrated_copy(run)}
