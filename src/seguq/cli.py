@@ -91,6 +91,8 @@ def _benchmark(args: argparse.Namespace) -> None:
         return
     if not args.data:
         raise SeguqError("benchmark lodo: --data is required")
+    if args.jobs > 1:
+        raise SeguqError("benchmark lodo: --jobs is for YAML protocols (runs one fold at a time)")
     if args.seeds < 1:
         raise SeguqError(f"--seeds: expected a positive number, got {args.seeds}")
     base = load_config(args.config, _budget_overrides(args))

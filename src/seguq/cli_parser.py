@@ -369,6 +369,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--label-map")
     bench.add_argument("--device", help="auto (default) | cpu | cuda: training and prediction")
     bench.add_argument("--precision", help="auto (default) | 32 | bf16 | 16")
+    bench.add_argument(
+        "--jobs",
+        type=POSITIVE,
+        default=1,
+        help="YAML protocol: (method, seed) runs at once, in processes sharing the CPU threads",
+    )
     _add_common(bench)
 
     demo = sub.add_parser("demo", help="synthetic data -> train -> predict -> evaluate")

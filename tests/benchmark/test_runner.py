@@ -115,3 +115,16 @@ def test_lodo_protocol_gives_a_row_per_method(tmp_path):
     assert results["tables"][0]["columns"] == ["method", "site1", "site2"]
     assert (tmp_path / "out" / "lodo" / "syn" / "results.md").is_file()
     assert "| deterministic |" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_jobs_in_parallel_processes_give_the_same_results(finished, tmp_path):
+    path, _, first = finished
+    protocol = load_protocol(path, overrides={"train": {"threads": 2}})
+    parallel = run_benchmark(protocol, tmp_path / "parallel", progress=False, jobs=2)
+    assert [r["method"] for r in parallel["rows"]] == ["deterministic", "hue"]
+    for one, other in zip(first["runs"], parallel["runs"], strict=True):
+        assert one["method"] == other["method"] and one["seed"] == other["seed"]
+        # one thread per process (2 threads / 2 jobs), as in the sequential run's tests
+        assert other["sets"]["test"]["scores"] == pytest.approx(one["sets"]["test"]["scores"])
+    with pytest.raises(SeguqError, match="--jobs"):
+        run_benchmark(protocol, tmp_path / "bad", progress=False, jobs=0)

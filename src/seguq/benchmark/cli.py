@@ -35,6 +35,7 @@ def benchmark_protocol(args: argparse.Namespace, overrides: dict) -> dict:
         overwrite=args.overwrite,
         progress=not args.no_progress,
         command=shlex.join(["seguq", *sys.argv[1:]]),
+        jobs=args.jobs,
     )
     table = results["table"]
     print(" | ".join(table["columns"]))

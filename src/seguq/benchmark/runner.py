@@ -10,13 +10,18 @@ Layout of DIR (paths in results.json are relative to it):
     evaluations/<method>/seed<k>/<set>.json
     results.json, results.csv, results.md, report.html, figures/
 
-Every stage skips work already finished, so running the command again resumes.
+Every stage skips work already finished, so running the command again resumes. With `jobs` > 1
+the (method, seed) trainings and their predictions run in that many processes at once on this
+machine, the CPU threads split between them (a GPU is shared); the results are gathered in the
+protocol's order, the same as one after another.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from tqdm import tqdm
@@ -34,8 +39,9 @@ from seguq.benchmark.stages import (
 from seguq.benchmark.summary import summarise, write_results
 from seguq.benchmark.variants import Variant
 from seguq.config import RunConfig, load_config
-from seguq.devices import device_for
+from seguq.devices import default_threads, device_for, set_threads
 from seguq.engine.evaluate import read_scores
+from seguq.errors import SeguqError
 from seguq.metrics.ood import ood_scores
 from seguq.progress import progress as progress_bar
 
@@ -70,12 +76,17 @@ def run_benchmark(
     overwrite: bool = False,
     progress: bool = True,
     command: str | None = None,
+    jobs: int = 1,
 ) -> dict:
     """Run (or resume) a protocol and write results.json/.csv/.md (and the report).
 
+    `jobs`: (method, seed) runs at once, in separate processes (YAML train/test protocols).
+
     Raises:
-        SeguqError: bad data or protocol; an output folder holding another protocol.
+        SeguqError: bad data or protocol; an output folder holding another protocol; jobs < 1.
     """
+    if jobs < 1:
+        raise SeguqError(f"--jobs: expected a positive number, got {jobs}")
     if protocol.protocol == "lodo":
         from seguq.benchmark.lodo_protocol import run_lodo_protocol
 
@@ -84,23 +95,31 @@ def run_benchmark(
         )
     start = time.perf_counter()
     with claim_output(out, protocol, overwrite) as folder:
-        return _run_protocol(protocol, folder, start, progress, command)
+        return _run_protocol(protocol, folder, start, progress, command, jobs)
+
+
+def _say(message: str) -> None:
+    tqdm.write(f"[benchmark {time.strftime('%H:%M:%S')}] {message}")
+
+
+def _quiet(message: str) -> None:
+    del message
 
 
 def _run_protocol(
-    protocol: Protocol, out: Path, start: float, progress: bool, command: str | None
+    protocol: Protocol, out: Path, start: float, progress: bool, command: str | None, jobs: int
 ) -> dict:
-    def say(message: str) -> None:
-        if progress:
-            tqdm.write(f"[benchmark {time.strftime('%H:%M:%S')}] {message}")
-
+    say = _say if progress else _quiet
     manifest, sets = prepare_sets(protocol, out, say)
-    jobs = [(v, s) for v in protocol.variants for s in protocol.seeds]
-    runs = []
-    bar = progress_bar(jobs, "benchmark", "run", progress)
-    for variant, seed in bar:
-        bar.set_description(f"benchmark {variant.label} | seed {seed}")
-        runs.append(_run_one(protocol, variant, seed, manifest, sets, out, say, progress))
+    todo = [(v, s) for v in protocol.variants for s in protocol.seeds]
+    if jobs > 1 and len(todo) > 1:
+        runs = _run_parallel(protocol, todo, manifest, sets, out, jobs, say)
+    else:
+        runs = []
+        bar = progress_bar(todo, "benchmark", "run", progress)
+        for variant, seed in bar:
+            bar.set_description(f"benchmark {variant.label} | seed {seed}")
+            runs.append(_run_one(protocol, variant, seed, manifest, sets, out, say, progress))
     results = summarise(protocol, sets, runs)
     results["date"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     results["wall_seconds"] = time.perf_counter() - start
@@ -108,6 +127,46 @@ def _run_protocol(
     write_results(out, results)
     say(f"wrote {out / 'results.md'}")
     return results
+
+
+def _run_parallel(
+    protocol: Protocol,
+    todo: list[tuple[Variant, int]],
+    manifest: Path,
+    sets: dict[str, dict],
+    out: Path,
+    jobs: int,
+    say,
+) -> list[dict]:
+    """`_run_one` for every (variant, seed) in `jobs` processes; results in `todo`'s order."""
+    workers = min(jobs, len(todo))
+    threads = max(1, (protocol.base.train.threads or default_threads()) // workers)
+    say(f"{len(todo)} runs in {workers} processes, {threads} CPU threads each")
+    context = multiprocessing.get_context("spawn")  # no forked torch or CUDA state
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {
+            pool.submit(_run_in_process, protocol, v, s, manifest, sets, out, threads): (v, s)
+            for v, s in todo
+        }
+        for future in as_completed(futures):
+            variant, seed = futures[future]
+            if future.exception() is None:
+                say(f"finished {variant.label} seed {seed}")
+        return [future.result() for future in futures]  # raises the first failure
+
+
+def _run_in_process(
+    protocol: Protocol,
+    variant: Variant,
+    seed: int,
+    manifest: Path,
+    sets: dict[str, dict],
+    out: Path,
+    threads: int,
+) -> dict:
+    """One run in a worker process, with `threads` CPU threads and no progress bars."""
+    set_threads(threads)
+    return _run_one(protocol, variant, seed, manifest, sets, out, _quiet, False, threads)
 
 
 def _run_one(
@@ -119,11 +178,15 @@ def _run_one(
     out: Path,
     say,
     progress: bool,
+    threads: int | None = None,
 ) -> dict:
-    """Train one method with one seed, predict and evaluate every set."""
+    """Train one method with one seed, predict and evaluate every set (`threads`: CPU threads
+    for both; None: the protocol's)."""
     folder = f"{folder_name(variant.label)}/seed{seed}"
     config = run_config(protocol, variant, manifest, seed)
     config.train.progress = progress
+    if threads:
+        config.train.threads = threads
     run_dir = out / "runs" / folder
     label = f"{variant.label} seed {seed}"
     trained = train_method(config, run_dir, label, say)
@@ -155,6 +218,7 @@ def _run_one(
             save_samples=save,
             per_level=labelled and variant.method in HIERARCHICAL,
             device=device_for(config.train.accelerator),
+            threads=config.train.threads or None,
         )
         by_id = read_scores(pred_dir)
         scores = [by_id[i] for i in sorted(by_id)]  # id order: pairs the methods' scores

@@ -87,6 +87,7 @@ def predict_set(
     save_samples: int = 0,
     per_level: bool = False,
     device: str = "auto",
+    threads: int | None = None,
 ) -> dict:
     """Predict one set, or reuse a finished folder holding every case (and the samples asked for).
 
@@ -108,6 +109,7 @@ def predict_set(
         save_probs=save_probs,
         save_samples=save_samples,
         per_level=per_level,
+        threads=threads,
         device=device,
         overwrite=True,
         reuse=True,
