@@ -5,9 +5,12 @@ levels' maps on the unaltered cases (`seguq evaluate`'s "hierarchy").
 
     python benchmarks/ood_regions.py --run /tmp/st/cxr-det/run --data cxr --out /tmp/sr/cxr-det
     python benchmarks/ood_regions.py --run /tmp/sh/cxr-hue/run --data cxr --out /tmp/sr/cxr-hue
+    python benchmarks/ood_regions.py --run B/runs/hue/seed0 --data synthetic \
+        --source B/sets/test.csv --out /tmp/sr/syn-hue     # B: a synthetic-quick benchmark
 
 Protocols (as in targets.py): cxr: 20 JSRT fold2 cases (seeded), patches of HC18 ultrasound
-images and striped objects; vessels: the 20 DRIVE test images, patches of JSRT radiographs.
+images and striped objects; vessels: the 20 DRIVE test images, patches of JSRT radiographs;
+synthetic: 20 cases of a synthetic benchmark's test set, patches of JSRT radiographs.
 Writes OUT/results.json.
 """
 
@@ -42,6 +45,13 @@ PROTOCOLS = {
         "domains": ["DRIVE"],
         "donors": "cxr_jsrt/manifest.csv",
     },
+    # the test set of a `seguq benchmark` of the synthetic fundus data (--source DIR/sets/test.csv)
+    "synthetic": {
+        "source": None,
+        "splits": None,
+        "domains": None,
+        "donors": "cxr_jsrt/manifest.csv",
+    },
 }
 CASES = 20
 MAPS = ["total", "epistemic", "variance"]
@@ -56,9 +66,12 @@ def main() -> None:
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--label", default="", help="the run's name in the tables")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--source", help="the host images instead of the protocol's")
     args = parser.parse_args()
     spec = PROTOCOLS[args.data]
-    source = str(DATA / spec["source"])
+    if not (args.source or spec["source"]):
+        parser.error(f"--data {args.data} needs --source")
+    source = args.source or str(DATA / spec["source"])
     start = time.perf_counter()
     hierarchical = bool(load_method(resolve_model(args.run)).level_names)
     hierarchy = levels_of(args, spec, source) if hierarchical else None
