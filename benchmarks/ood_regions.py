@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from seguq.benchmark.prepare import write_subset
 from seguq.engine.checkpoint import load_method, resolve_model
 from seguq.engine.evaluate import evaluate
 from seguq.engine.ood_regions import ood_regions
@@ -71,18 +72,26 @@ def main() -> None:
     spec = PROTOCOLS[args.data]
     if not (args.source or spec["source"]):
         parser.error(f"--data {args.data} needs --source")
-    source = args.source or str(DATA / spec["source"])
     start = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    # the 20 held-out cases (seeded), absolute paths: one manifest for every step below
+    source = str(args.out / "cases.csv")
+    write_subset(
+        Path(args.source or DATA / spec["source"]),
+        Path(source),
+        splits=spec["splits"],
+        domains=spec["domains"],
+        limit=CASES,
+        seed=0,
+    )
     hierarchical = bool(load_method(resolve_model(args.run)).level_names)
-    hierarchy = levels_of(args, spec, source) if hierarchical else None
+    hierarchy = levels_of(args, source) if hierarchical else None
     regions = ood_regions(
         args.run,
         source,
         str(DATA / spec["donors"]),
         args.out / "regions",
-        splits=spec["splits"],
-        domains=spec["domains"],
-        limit=CASES,
+        limit=None,
         per_level=hierarchical,
         threads=args.threads,
         overwrite=True,
@@ -105,7 +114,7 @@ def main() -> None:
         print(f"{record['label']} {key}: pixel AUROC {auroc:.3f}, FPR95 {fpr:.3f}", flush=True)
 
 
-def levels_of(args: argparse.Namespace, spec: dict, source: str) -> dict | None:
+def levels_of(args: argparse.Namespace, source: str) -> dict | None:
     """Per-level maps of the unaltered held-out cases and their diagnostics."""
     pred = predict(
         args.run,
@@ -113,9 +122,6 @@ def levels_of(args: argparse.Namespace, spec: dict, source: str) -> dict | None:
         args.out / "levels",
         maps=MAPS,
         save_probs=False,
-        splits=spec["splits"],
-        domains=spec["domains"],
-        max_cases=CASES,
         per_level=True,
         threads=args.threads,
         overwrite=True,
@@ -126,8 +132,6 @@ def levels_of(args: argparse.Namespace, spec: dict, source: str) -> dict | None:
         pred.out_dir,
         source,
         args.out / "levels.json",
-        splits=spec["splits"],
-        domains=spec["domains"],
         overwrite=True,
         progress=False,
     )
