@@ -316,3 +316,31 @@ def test_synthetic_manifest_rejects_bad_options(tmp_path, monkeypatch):
     with pytest.raises(SeguqError, match="size"):
         synthetic_manifest(size=(64, 64, 3))
     assert not (tmp_path / "synthetic").exists()
+
+
+def test_the_hard_mode_turns_site4_into_a_negative_and_keeps_the_other_sites(tmp_path):
+    usual = generate_synthetic(tmp_path / "usual", n_per_site=2, size=64, n_ood=0)
+    hard = generate_synthetic(tmp_path / "hard", n_per_site=2, size=64, n_ood=0, hard=True)
+    for site in ("site1", "site2", "site3"):
+        a, b = (
+            np.asarray(Image.open(m.parent / f"images/{site}/{site}_0000.png"))
+            for m in (usual, hard)
+        )
+        np.testing.assert_array_equal(a, b)
+    masks = [np.asarray(Image.open(m.parent / "masks/site4/site4_0000.png")) for m in (usual, hard)]
+    np.testing.assert_array_equal(*masks)  # the same anatomy
+    for manifest, brighter in ((usual, True), (hard, False)):
+        image = np.asarray(Image.open(manifest.parent / "images/site4/site4_0000.png"), float)
+        grey, truth = image.mean(-1), masks[0]
+        retina = (truth == 0) & (grey > 10)  # inside the field of view
+        assert (grey[truth > 0].mean() > grey[retina].mean()) == brighter
+
+
+def test_the_hard_mode_is_an_option_and_names_its_own_data_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGUQ_CACHE_DIR", str(tmp_path))
+    usual = synthetic_manifest(**SMALL)
+    assert synthetic_manifest(**{**SMALL, "hard": "false"}) == usual  # the usual data set's name
+    hard = synthetic_manifest(**{**SMALL, "hard": "true"})
+    assert hard.parent != usual.parent
+    with pytest.raises(SeguqError, match="hard 'yes' must be true or false"):
+        synthetic_manifest(hard="yes")

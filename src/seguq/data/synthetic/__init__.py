@@ -26,6 +26,12 @@ site1 is the reference; site2 redder, sharper, grainier and more contrasted; sit
 yellower with a strong one-sided illumination gradient; site4 the clear shift for unseen-site
 tests: darker, bluer, low-contrast and blurred, the disc still the brightest structure.
 
+The hard mode (`synthetic:hard=true`) photographs site4 as a negative (contrast -0.80: the disc
+darker than the retina, the vessels bright), bluer, blurred (1.6) and noisy (0.040), with a
+stronger gradient (0.20): a shift that per-image normalisation does not undo, so that a U-Net
+trained on sites 1-3 fails on site4 and domain-generalisation methods have room to show
+something. Sites 1-3 are the same as in the usual mode.
+
 OOD sets: `ood_anatomy` (grey chest-X-ray-like and ultrasound-like images, no masks) and
 `ood_corrupt` (site1 cases with heavy noise, strong blur or a bright square patch; masks kept).
 

@@ -9,7 +9,7 @@ from scipy import ndimage
 
 from seguq.data.synthetic.fields import ZERO_PROFILE, RadialProfile, WobblyEllipse, smooth_field
 from seguq.data.synthetic.options import MAX_RATERS, check_int, check_size
-from seguq.data.synthetic.sites import SITE_STYLES, apply_camera, illumination
+from seguq.data.synthetic.sites import apply_camera, illumination, site_style
 from seguq.data.synthetic.vessels import vessel_map
 from seguq.errors import SeguqError
 
@@ -121,7 +121,11 @@ def rater_masks(
 
 
 def render_fundus(
-    rng: np.random.Generator, anatomy: FundusAnatomy, truth: np.ndarray, site: str
+    rng: np.random.Generator,
+    anatomy: FundusAnatomy,
+    truth: np.ndarray,
+    site: str,
+    hard: bool = False,
 ) -> np.ndarray:
     """Render the anatomy, with true class map `truth` (H, W), as the site photographs it.
 
@@ -130,7 +134,7 @@ def render_fundus(
     """
     h, w = shape = truth.shape
     scale = min(h, w) / 128.0
-    style = SITE_STYLES[site]
+    style = site_style(site, hard)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     ny, nx = (yy - h / 2) / (h / 2), (xx - w / 2) / (w / 2)
     fov_r = np.sqrt(ny * ny + nx * nx) / 0.97
@@ -173,7 +177,7 @@ def render_fundus(
 
 
 def generate_case(
-    rng: np.random.Generator, site: str, size: tuple[int, int], n_raters: int
+    rng: np.random.Generator, site: str, size: tuple[int, int], n_raters: int, hard: bool = False
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Generate one fundus-like image and its annotators' masks.
 
@@ -182,6 +186,7 @@ def generate_case(
         site: one of SITES; sets the camera style.
         size: (height, width) in pixels, each side in 32..2048 (an int means a square).
         n_raters: number of annotators, 1..8.
+        hard: the hard mode (site4 photographed with inverted contrast; `sites.HARD_SITE4`).
 
     Returns:
         The image (H, W, 3) uint8 and one (H, W) uint8 mask per rater with classes
@@ -196,5 +201,5 @@ def generate_case(
     n_raters = check_int("n_raters", n_raters, 1, MAX_RATERS)
     anatomy = sample_anatomy(rng, shape)
     masks = rater_masks(rng, anatomy, shape, n_raters)
-    image = render_fundus(rng, anatomy, masks[0], site)
+    image = render_fundus(rng, anatomy, masks[0], site, hard)
     return image, masks

@@ -66,6 +66,18 @@ def check_int(name: str, value: object, low: int, high: int) -> int:
     return int(value)
 
 
+def check_bool(name: str, value: object) -> bool:
+    """Validate a yes/no option (True/False, or "true"/"false" as a command line spells it).
+
+    Raises:
+        SeguqError: anything else.
+    """
+    text = {"true": True, "false": False}.get(value.lower()) if isinstance(value, str) else None
+    if isinstance(value, bool | np.bool_) or text is not None:
+        return bool(value) if text is None else text
+    raise SeguqError(f"synthetic: {name} {value!r} must be true or false")
+
+
 @dataclass(frozen=True)
 class SyntheticOptions:
     """Everything that determines a synthetic data set (see generate_synthetic)."""
@@ -75,6 +87,7 @@ class SyntheticOptions:
     size: tuple[int, int] = (128, 128)
     n_raters: int = 3
     n_ood: int = 8
+    hard: bool = False  # the unseen site4 with inverted contrast (a shift ERM does not survive)
 
     @classmethod
     def create(
@@ -85,6 +98,7 @@ class SyntheticOptions:
         size: object = 128,
         n_raters: object = 3,
         n_ood: object = 8,
+        hard: object = False,
     ) -> SyntheticOptions:
         """Validate raw option values and normalise them (size becomes (H, W)).
 
@@ -97,12 +111,15 @@ class SyntheticOptions:
             size=check_size(size),
             n_raters=check_int("n_raters", n_raters, 1, MAX_RATERS),
             n_ood=check_int("n_ood", n_ood, 0, MAX_CASES),
+            hard=check_bool("hard", hard),
         )
 
     def as_json(self) -> str:
         """The options and the generator version as canonical JSON."""
         record = {"generator_version": GENERATOR_VERSION, **asdict(self)}
         record["size"] = list(self.size)
+        if not self.hard:
+            del record["hard"]  # data sets of the usual mode keep their names
         return json.dumps(record, sort_keys=True)
 
     def key(self) -> str:

@@ -19,7 +19,8 @@ class SiteStyle:
     Attributes:
         gain: per-channel colour balance (R, G, B).
         brightness: overall multiplier.
-        contrast: scaling of the deviation from the mean inside the field of view.
+        contrast: scaling of the deviation from the mean inside the field of view; a negative
+            value first takes the negative of the picture (the hard mode's unseen site).
         gamma: exponent applied to the 0..1 intensities.
         blur: Gaussian blur sigma in pixels of a 128-pixel image.
         noise: standard deviation of additive Gaussian noise.
@@ -43,6 +44,17 @@ SITE_STYLES: dict[str, SiteStyle] = {
     "site3": SiteStyle((0.95, 1.12, 1.10), 1.10, 0.90, 1.10, 0.9, 0.020, 0.20, 0.30),
     "site4": SiteStyle((0.70, 0.85, 1.40), 0.95, 0.70, 1.20, 1.6, 0.035, 0.55, 0.10),
 }
+
+
+# The harder unseen site (`synthetic:hard=true`): besides a bluer, blurrier, noisier camera, its
+# contrast is inverted inside the field of view (the disc darker than the retina), as a different
+# imaging protocol would record it: a shift per-image normalisation does not undo.
+HARD_SITE4 = SiteStyle((0.70, 0.85, 1.40), 0.95, -0.80, 1.00, 1.6, 0.040, 0.55, 0.20)
+
+
+def site_style(site: str, hard: bool = False) -> SiteStyle:
+    """The camera style of `site`; in the hard mode site4 is HARD_SITE4."""
+    return HARD_SITE4 if hard and site == "site4" else SITE_STYLES[site]
 
 
 def illumination(
@@ -87,8 +99,10 @@ def apply_camera(
     jitter = rng.uniform(0.97, 1.03, 3) * rng.uniform(0.95, 1.05)
     img = scene * (np.asarray(style.gain) * style.brightness * jitter).astype(np.float32)
     inside = fov > 0.5
+    if style.contrast < 0:  # a negative (the hard mode): bright structures turn dark
+        img = 1.0 - np.clip(img, 0.0, 1.0)
     mean = img[inside].mean(axis=0)
-    img = mean + style.contrast * (img - mean)
+    img = mean + abs(style.contrast) * (img - mean)
     img = np.clip(img, 0.0, 1.0) ** style.gamma
     sigma = style.blur * scale
     if sigma > 0.05:

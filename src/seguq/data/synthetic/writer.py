@@ -73,7 +73,7 @@ def _cases(options: SyntheticOptions) -> Iterator[tuple[str, str, str, np.ndarra
     for site in SITES:
         for i in range(options.n_per_site):
             rng = case_rng(options.seed, site, i)
-            image, masks = generate_case(rng, site, options.size, options.n_raters)
+            image, masks = generate_case(rng, site, options.size, options.n_raters, options.hard)
             yield f"{site}_{i:04d}", site, split_of(i, options.n_per_site), image, masks
     for i in range(options.n_ood):
         rng = case_rng(options.seed, "ood_anatomy", i)
@@ -164,6 +164,7 @@ def generate_synthetic(
     size: int | tuple[int, int] = 128,
     n_raters: int = 3,
     n_ood: int = 8,
+    hard: bool = False,
     overwrite: bool = False,
 ) -> Path:
     """Write the procedural multi-site fundus data set to `out_dir`.
@@ -184,6 +185,7 @@ def generate_synthetic(
         size: image size, an int for a square or (height, width); sides 32..2048.
         n_raters: annotators per case (1..8); rater 1 draws the true shapes.
         n_ood: cases in each of `ood_anatomy` and `ood_corrupt` (0..100000).
+        hard: the hard mode: site4 with inverted contrast (`synthetic.sites.HARD_SITE4`).
         overwrite: replace an existing synthetic data set in `out_dir`.
 
     Returns:
@@ -194,7 +196,7 @@ def generate_synthetic(
             is a file or a non-empty folder without a manifest; or it cannot be written.
     """
     options = SyntheticOptions.create(
-        seed=seed, n_per_site=n_per_site, size=size, n_raters=n_raters, n_ood=n_ood
+        seed=seed, n_per_site=n_per_site, size=size, n_raters=n_raters, n_ood=n_ood, hard=hard
     )
     out_dir = Path(out_dir)
     _check_target(out_dir, overwrite)
