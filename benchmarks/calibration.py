@@ -14,6 +14,7 @@ predicts and scores again.
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from pathlib import Path
@@ -65,6 +66,23 @@ def scored(model: Path, test: dict, out: Path) -> dict:
         "dice": result["segmentation"]["mean_dice"],
         "roi_cases": result["region_of_interest"]["cases"],
         **{key: calibration[key] for key in KEYS if key in calibration},
+        "false_alarms": false_alarms(pred),
+    }
+
+
+def false_alarms(pred: Path) -> dict:
+    """The OOD flag on these in-distribution cases: how many are flagged at the run's alpha
+    against how many reference cases (None when the flag was refused)."""
+    ood = json.loads((pred / "prediction.json").read_text())["ood"]
+    with (pred / "scores.csv").open() as handle:
+        flags = [row["ood"] for row in csv.DictReader(handle)]
+    flagged = sum(flag == "true" for flag in flags)
+    return {
+        "alpha": ood["alpha"],
+        "reference_cases": ood.get("reference_cases"),
+        "cases": len(flags),
+        "flagged": flagged if ood.get("flag") else None,
+        "fraction": flagged / len(flags) if ood.get("flag") and flags else None,
     }
 
 
