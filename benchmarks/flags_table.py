@@ -29,8 +29,9 @@ def _machine(record: dict) -> str:
 def calibration_rows(records: list[dict]) -> list[str]:
     rows = [
         "| data | test set | Dice | T | ECE before → after | ECE foreground before → after | "
-        "ECE predicted foreground before → after | all-pixel ≤ 0.01 | foreground ≤ 0.05 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "ECE predicted foreground before → after | all-pixel ≤ 0.01 | foreground ≤ 0.05 | "
+        "flagged OOD at α = 0.05 (target 2-9%) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(records, key=lambda r: r["data"]):
         for name, test in r["tests"].items():
@@ -43,9 +44,22 @@ def calibration_rows(records: list[dict]) -> list[str]:
                 f"{_num(before.get('ece_predicted_foreground'))} → "
                 f"{_num(after.get('ece_predicted_foreground'))} | "
                 f"{'met' if after['ece'] <= ECE_TARGET else 'not met'} | "
-                f"{'met' if after['ece_foreground'] <= FOREGROUND_TARGET else 'not met'} |"
+                f"{'met' if after['ece_foreground'] <= FOREGROUND_TARGET else 'not met'} | "
+                f"{_alarms(after.get('false_alarms'))} |"
             )
     return rows
+
+
+def _alarms(alarms: dict | None) -> str:
+    if not alarms:
+        return "not recorded"
+    reference = alarms["reference_cases"]
+    if alarms["flagged"] is None:
+        return f"refused: {reference} reference cases, fewer than 1/α - 1"
+    return (
+        f"{alarms['flagged']} of {alarms['cases']} ({alarms['fraction']:.3f}; "
+        f"{reference} reference cases)"
+    )
 
 
 def region_rows(records: list[dict]) -> list[str]:
