@@ -186,7 +186,7 @@ def generate_case(
         site: one of SITES; sets the camera style.
         size: (height, width) in pixels, each side in 32..2048 (an int means a square).
         n_raters: number of annotators, 1..8.
-        hard: the hard mode (site4 photographed with inverted contrast; `sites.HARD_SITE4`).
+        hard: the hard mode (site4 photographed as `sites.HARD_SITE4`).
 
     Returns:
         The image (H, W, 3) uint8 and one (H, W) uint8 mask per rater with classes

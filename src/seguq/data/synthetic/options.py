@@ -87,7 +87,7 @@ class SyntheticOptions:
     size: tuple[int, int] = (128, 128)
     n_raters: int = 3
     n_ood: int = 8
-    hard: bool = False  # the unseen site4 with inverted contrast (a shift ERM does not survive)
+    hard: bool = False  # the unseen site4 shifted far harder (sites.HARD_SITE4)
 
     @classmethod
     def create(

@@ -185,7 +185,7 @@ def generate_synthetic(
         size: image size, an int for a square or (height, width); sides 32..2048.
         n_raters: annotators per case (1..8); rater 1 draws the true shapes.
         n_ood: cases in each of `ood_anatomy` and `ood_corrupt` (0..100000).
-        hard: the hard mode: site4 with inverted contrast (`synthetic.sites.HARD_SITE4`).
+        hard: the hard mode: site4 photographed as `synthetic.sites.HARD_SITE4`.
         overwrite: replace an existing synthetic data set in `out_dir`.
 
     Returns:
