@@ -110,7 +110,7 @@ def main() -> None:
         for name, row in record["tests"][test["name"]].items():
             print(
                 f"{args.data} {test['name']} {name} (T={temperature:.3f}): "
-                + ", ".join(f"{k} {v:.4f}" for k, v in row.items()),
+                + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if isinstance(v, float)),
                 flush=True,
             )
     (args.out / "results.json").write_text(json.dumps(record, indent=2, default=str))
