@@ -95,7 +95,7 @@ def main() -> None:
         run, record = args.out / "run", json.loads((args.out / "results.json").read_text())
         tests = protocol(args.data, args.out)[1]
         record["tests"], record["rescored"] = {}, time.strftime("%Y-%m-%d %H:%M")
-        record["machine"] = machine_info()
+        record["rescored_on"] = machine_info()  # "machine" stays the training's
     else:
         _, run, record = plan_and_train(args)
         tests = record.pop("test_sets")

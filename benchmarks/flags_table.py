@@ -70,6 +70,8 @@ def region_rows(records: list[dict]) -> list[str]:
     for r in sorted(records, key=lambda r: (r["data"], r["label"])):
         regions = r["regions"]
         for key, scores in regions["maps"].items():
+            if "level" in key and not key.endswith("epistemic"):
+                continue  # per level, the epistemic map (the others follow the total map)
             kinds = regions["by_kind"]
             rows.append(
                 f"| {r['data']} | {r['label']} | {key} | {_num(scores['auroc'], 3)} | "
@@ -132,7 +134,11 @@ def main() -> None:
         "",
         *calibration_rows(calibration),
         "",
-        *(f"- {r['data']}: {_machine(r)}, {r['date']}." for r in calibration),
+        *(
+            f"- {r['data']}: trained {r['date']}; {_machine(r)}"
+            + (f"; scored again {r['rescored']}." if r.get("rescored") else ".")
+            for r in calibration
+        ),
         "",
         "## OOD regions",
         "",
@@ -141,8 +147,9 @@ def main() -> None:
         "modality (cxr: HC18 ultrasound; vessels: JSRT radiographs) and once with a striped "
         "ellipse, covering 1/16 of the image in the host's intensity range. Pixel AUROC: the "
         "inserted pixels against all others, pooled over the images; FPR95: the share of "
-        f"other pixels above the threshold that finds 95% of the inserted ones. Target: HUE's "
-        f"total map ≥ {REGION_TARGET:.2f}.",
+        f"other pixels above the threshold that finds 95% of the inserted ones. Per level, the "
+        f"epistemic map (each level's total and aleatoric maps follow the all-level ones). "
+        f"Target: HUE's total map ≥ {REGION_TARGET:.2f}.",
         "",
         *region_rows(regions),
         "",
