@@ -153,6 +153,11 @@ def main() -> None:
         "",
         *region_rows(regions),
         "",
+        "cxr: the models of `benchmarks/targets.py --minutes 15` (deterministic: the calibrated "
+        "run above). synthetic: the models of `seguq benchmark "
+        "benchmarks/configs/synthetic-quick.yaml --jobs 2` (6 epochs of 10 steps at 64 px: far "
+        "from converged; its 15 test images as hosts, patches of JSRT radiographs).",
+        "",
         *(f"- {r['data']} {r['label']}: {_machine(r)}, {r['date']}." for r in regions),
         "",
         "## HUE's levels",
