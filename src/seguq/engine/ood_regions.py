@@ -116,14 +116,11 @@ def ood_regions(
     if limit is not None and limit < 1:
         raise SeguqError(f"--limit: expected a positive number, got {limit}")
     source = load_source(data)
-    cases = source.cases
-    if splits or domains:
-        cases = select_cases(
-            cases,
-            splits=list(splits or []) or None,
-            domains=list(domains or []) or None,
-            source=source.name,
-        )
+    chosen = {
+        "splits": list(splits) if splits else None,
+        "domains": list(domains) if domains else None,
+    }
+    cases = select_cases(source.cases, **chosen, source=source.name)
     if limit is not None:
         cases = seeded_subset(cases, limit, seed)
     donor_cases = load_source(donors).cases if "patch" in kinds else []
