@@ -265,6 +265,7 @@ def _run(args: argparse.Namespace) -> int:
             seed=args.seed,
             threads=args.threads,
             device=args.device,
+            precision=args.precision,
             overwrite=args.overwrite,
             progress=not args.no_progress,
         )

@@ -87,6 +87,7 @@ def ood_regions(
     seed: int = 0,
     threads: int | None = None,
     device: str = "auto",
+    precision: str = "auto",
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict:
@@ -142,6 +143,7 @@ def ood_regions(
         seed=seed,
         threads=threads,
         device=device,
+        precision=precision,
         overwrite=True,  # this folder is ours (out/prediction): kept when it holds this prediction
         reuse=True,
         progress=progress,
