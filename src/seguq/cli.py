@@ -91,8 +91,11 @@ def _benchmark(args: argparse.Namespace) -> None:
         return
     if not args.data:
         raise SeguqError("benchmark lodo: --data is required")
-    if args.jobs > 1:
-        raise SeguqError("benchmark lodo: --jobs is for YAML protocols (runs one fold at a time)")
+    if args.jobs > 1 or args.launcher != "processes":
+        raise SeguqError(
+            "benchmark lodo: --jobs and --launcher are for YAML protocols (lodo runs one fold"
+            " at a time)"
+        )
     if args.seeds < 1:
         raise SeguqError(f"--seeds: expected a positive number, got {args.seeds}")
     base = load_config(args.config, _budget_overrides(args))

@@ -375,6 +375,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="YAML protocol: (method, seed) runs at once, in processes sharing the CPU threads",
     )
+    bench.add_argument(
+        "--launcher",
+        default="processes",
+        choices=["processes", "slurm", "submitit-local"],
+        help="YAML protocol: where the runs go: processes here (default), SLURM jobs through"
+        " submitit (pip install -e '.[cluster]'), or submitit's local executor",
+    )
+    bench.add_argument("--slurm-partition", default="", help="--launcher slurm: the partition")
+    bench.add_argument(
+        "--slurm-timeout", type=POSITIVE, default=720, help="--launcher slurm: minutes per job"
+    )
+    bench.add_argument(
+        "--slurm-gpus", type=NON_NEGATIVE, default=0, help="--launcher slurm: GPUs per job"
+    )
     _add_common(bench)
 
     demo = sub.add_parser("demo", help="synthetic data -> train -> predict -> evaluate")

@@ -128,3 +128,18 @@ def test_jobs_in_parallel_processes_give_the_same_results(finished, tmp_path):
         assert other["sets"]["test"]["scores"] == pytest.approx(one["sets"]["test"]["scores"])
     with pytest.raises(SeguqError, match="--jobs"):
         run_benchmark(protocol, tmp_path / "bad", progress=False, jobs=0)
+
+
+def test_submitit_jobs_give_the_same_results(finished, tmp_path):
+    """submitit's local executor: the code path of --launcher slurm, without a cluster."""
+    pytest.importorskip("submitit")
+    path, _, first = finished
+    protocol = load_protocol(path, overrides={"train": {"threads": 1}})
+    out = tmp_path / "submitit"
+    jobs = run_benchmark(protocol, out, progress=False, jobs=2, launcher="submitit-local")
+    for one, other in zip(first["runs"], jobs["runs"], strict=True):
+        assert one["method"] == other["method"]
+        assert other["sets"]["test"]["scores"] == pytest.approx(one["sets"]["test"]["scores"])
+    assert list((out / "slurm").glob("*/*_result.pkl"))  # the jobs' own folders
+    with pytest.raises(SeguqError, match="--launcher: expected one of"):
+        run_benchmark(protocol, tmp_path / "bad", progress=False, launcher="pbs")

@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from seguq.benchmark.launchers import Cluster
 from seguq.benchmark.protocol import load_protocol
 from seguq.benchmark.runner import run_benchmark
 from seguq.errors import SeguqError
@@ -36,6 +37,8 @@ def benchmark_protocol(args: argparse.Namespace, overrides: dict) -> dict:
         progress=not args.no_progress,
         command=shlex.join(["seguq", *sys.argv[1:]]),
         jobs=args.jobs,
+        launcher=args.launcher,
+        cluster=Cluster(args.slurm_partition, args.slurm_timeout, args.slurm_gpus),
     )
     table = results["table"]
     print(" | ".join(table["columns"]))

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from seguq.benchmark.launchers import Cluster, check_launcher, run_submitit
 from seguq.benchmark.protocol import Protocol, claim_output
 from seguq.benchmark.sets import prepare_sets
 from seguq.benchmark.stages import (
@@ -77,16 +78,22 @@ def run_benchmark(
     progress: bool = True,
     command: str | None = None,
     jobs: int = 1,
+    launcher: str = "processes",
+    cluster: Cluster | None = None,
 ) -> dict:
     """Run (or resume) a protocol and write results.json/.csv/.md (and the report).
 
-    `jobs`: (method, seed) runs at once, in separate processes (YAML train/test protocols).
+    `jobs`: (method, seed) runs at once (YAML train/test protocols); `launcher`: where they run
+    (`seguq.benchmark.launchers`: processes here, SLURM jobs, or submitit's local executor),
+    `cluster` its SLURM settings.
 
     Raises:
-        SeguqError: bad data or protocol; an output folder holding another protocol; jobs < 1.
+        SeguqError: bad data or protocol; an output folder holding another protocol; jobs < 1;
+            an unknown launcher.
     """
     if jobs < 1:
         raise SeguqError(f"--jobs: expected a positive number, got {jobs}")
+    check_launcher(launcher)
     if protocol.protocol == "lodo":
         from seguq.benchmark.lodo_protocol import run_lodo_protocol
 
@@ -94,8 +101,9 @@ def run_benchmark(
             protocol, out, overwrite=overwrite, progress=progress, command=command
         )
     start = time.perf_counter()
+    where = (jobs, launcher, cluster or Cluster())
     with claim_output(out, protocol, overwrite) as folder:
-        return _run_protocol(protocol, folder, start, progress, command, jobs)
+        return _run_protocol(protocol, folder, start, progress, command, where)
 
 
 def _say(message: str) -> None:
@@ -107,12 +115,18 @@ def _quiet(message: str) -> None:
 
 
 def _run_protocol(
-    protocol: Protocol, out: Path, start: float, progress: bool, command: str | None, jobs: int
+    protocol: Protocol, out: Path, start: float, progress: bool, command: str | None, where: tuple
 ) -> dict:
     say = _say if progress else _quiet
+    jobs, launcher, cluster = where
     manifest, sets = prepare_sets(protocol, out, say)
     todo = [(v, s) for v in protocol.variants for s in protocol.seeds]
-    if jobs > 1 and len(todo) > 1:
+    if launcher != "processes":
+        threads = max(1, protocol.base.train.threads or default_threads() // max(1, jobs))
+        calls = [(protocol, v, s, manifest, sets, out, threads) for v, s in todo]
+        say(f"{len(todo)} runs as submitit jobs ({launcher}), {threads} CPU threads each")
+        runs = run_submitit(launcher, _run_in_process, calls, out / "slurm", jobs, threads, cluster)
+    elif jobs > 1 and len(todo) > 1:
         runs = _run_parallel(protocol, todo, manifest, sets, out, jobs, say)
     else:
         runs = []
