@@ -11,14 +11,16 @@ from scipy.stats import rankdata
 from seguq.errors import SeguqError
 from seguq.metrics.error_detection import (
     ErrorDetectionAccumulator,
-    aurc,
     average_precision,
     binary_auroc,
+    uncertainty_error_overlap,
+)
+from seguq.metrics.risk_coverage import (
+    aurc,
     e_aurc,
     filtered_dice_auc,
     filtered_dice_curve,
     optimal_aurc,
-    uncertainty_error_overlap,
 )
 
 

@@ -26,15 +26,10 @@ from seguq.engine.output_folder import source_inputs
 from seguq.errors import SeguqError
 from seguq.metrics.ambiguity import AmbiguityAccumulator
 from seguq.metrics.calibration import CalibrationAccumulator
-from seguq.metrics.error_detection import (
-    ErrorDetectionAccumulator,
-    aurc,
-    e_aurc,
-    filtered_dice_auc,
-    filtered_dice_curve,
-)
+from seguq.metrics.error_detection import ErrorDetectionAccumulator
 from seguq.metrics.failure import failure_detection
 from seguq.metrics.ood import ood_scores
+from seguq.metrics.risk_coverage import aurc, e_aurc, filtered_dice_auc, filtered_dice_curve
 from seguq.metrics.segmentation import aggregate_segmentation_scores, segmentation_scores
 from seguq.progress import progress as progress_bar
 

@@ -24,16 +24,18 @@ from seguq.metrics.calibration import (
 )
 from seguq.metrics.error_detection import (
     ErrorDetectionAccumulator,
-    aurc,
     average_precision,
     binary_auroc,
+    uncertainty_error_overlap,
+)
+from seguq.metrics.ood import fpr_at_tpr, ood_scores, ood_threshold
+from seguq.metrics.risk_coverage import (
+    aurc,
     e_aurc,
     filtered_dice_auc,
     filtered_dice_curve,
     optimal_aurc,
-    uncertainty_error_overlap,
 )
-from seguq.metrics.ood import fpr_at_tpr, ood_scores, ood_threshold
 from seguq.metrics.segmentation import (
     SEGMENTATION_METRICS,
     aggregate_segmentation_scores,

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from seguq.metrics.error_detection import aurc, binary_auroc, e_aurc
+from seguq.metrics.error_detection import binary_auroc
+from seguq.metrics.risk_coverage import aurc, e_aurc
 
 
 def failure_detection(
