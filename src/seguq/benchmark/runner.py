@@ -122,7 +122,8 @@ def _run_protocol(
     manifest, sets = prepare_sets(protocol, out, say)
     todo = [(v, s) for v in protocol.variants for s in protocol.seeds]
     if launcher != "processes":
-        threads = max(1, protocol.base.train.threads or default_threads() // max(1, jobs))
+        # SLURM jobs run on their own nodes; local ones share this machine, `jobs` at a time
+        threads = _threads_each(protocol, 1 if launcher == "slurm" else min(jobs, len(todo)))
         calls = [(protocol, v, s, manifest, sets, out, threads) for v, s in todo]
         say(f"{len(todo)} runs as submitit jobs ({launcher}), {threads} CPU threads each")
         runs = run_submitit(launcher, _run_in_process, calls, out / "slurm", jobs, threads, cluster)
@@ -143,6 +144,12 @@ def _run_protocol(
     return results
 
 
+def _threads_each(protocol: Protocol, at_once: int) -> int:
+    """CPU threads of each of `at_once` runs sharing a machine: the protocol's threads (or the
+    free cores) split between them."""
+    return max(1, (protocol.base.train.threads or default_threads()) // max(1, at_once))
+
+
 def _run_parallel(
     protocol: Protocol,
     todo: list[tuple[Variant, int]],
@@ -154,7 +161,7 @@ def _run_parallel(
 ) -> list[dict]:
     """`_run_one` for every (variant, seed) in `jobs` processes; results in `todo`'s order."""
     workers = min(jobs, len(todo))
-    threads = max(1, (protocol.base.train.threads or default_threads()) // workers)
+    threads = _threads_each(protocol, workers)
     say(f"{len(todo)} runs in {workers} processes, {threads} CPU threads each")
     context = multiprocessing.get_context("spawn")  # no forked torch or CUDA state
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
