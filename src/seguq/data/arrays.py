@@ -18,7 +18,7 @@ class CaseArrays:
 
     Attributes:
         case: the case read.
-        image: float32 `(C, *spatial)`, z-scored per channel.
+        image: float32 `(C, *spatial)`, z-scored per channel (unless read with normalise False).
         masks: int64 `(R, *spatial)` class indices from R annotators, or None if unlabelled.
         geometry: the image's geometry (for writing outputs on its grid).
     """
@@ -29,15 +29,17 @@ class CaseArrays:
     geometry: Geometry
 
 
-def load_case(case: Case, source: Source) -> CaseArrays:
+def load_case(case: Case, source: Source, normalise: bool = True) -> CaseArrays:
     """Read a case's image and masks, check that they share a grid, map mask labels.
 
     Args:
         case: the case to read.
         source: its source (for the label map).
+        normalise: z-score the image per channel (False: the intensities as read, for display).
 
     Returns:
-        The image (normalised, `(C, *spatial)`), masks `(R, *spatial)` or None, geometry.
+        The image (normalised unless asked otherwise, `(C, *spatial)`), masks `(R, *spatial)` or
+        None, geometry.
 
     Raises:
         SeguqError: a file is missing, corrupt or not an image; a mask's shape differs from
@@ -52,7 +54,8 @@ def load_case(case: Case, source: Source) -> CaseArrays:
             check_same_shape(image, raw, case.image, path)
             layers.append(to_classes(raw, source.label_map, path))
         masks = np.stack(layers, axis=0)
-    return CaseArrays(case=case, image=normalize_intensity(image), masks=masks, geometry=geometry)
+    image = normalize_intensity(image) if normalise else image
+    return CaseArrays(case=case, image=image, masks=masks, geometry=geometry)
 
 
 def _check_volume(array: np.ndarray, axis: int) -> None:

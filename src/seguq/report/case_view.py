@@ -17,7 +17,7 @@ import numpy as np
 
 from seguq.data.arrays import load_case
 from seguq.data.case import Case
-from seguq.data.io import read_image, read_mask
+from seguq.data.io import read_mask
 from seguq.data.maps import MAP_ENDINGS, MASK_ENDINGS, find_output, read_map
 from seguq.data.sources import Source
 from seguq.errors import SeguqError
@@ -107,8 +107,8 @@ def load_view(
     image = truth = pred = None
     if case is not None and source is not None:
         try:
-            arrays = load_case(case, source)
-            image = read_image(case.images)[0]  # as acquired, not z-scored
+            arrays = load_case(case, source, normalise=False)  # the image as acquired
+            image = arrays.image
             truth = arrays.masks[0] if arrays.masks is not None else None
         except SeguqError as error:
             view.notes.append(f"image not shown: {error}")
