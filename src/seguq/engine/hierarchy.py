@@ -43,7 +43,7 @@ def level_diagnostics(pred_dir: Path, info: dict, case_ids: Sequence[str]) -> di
         total = float(whole.sum())
         shares = {lv: float(v.sum()) / total if total > 0 else None for lv, v in per_level.items()}
         correlation = {
-            f"{a}-{b}": _correlation(per_level[a], per_level[b])
+            f"{a}-{b}": pixel_correlation(per_level[a], per_level[b])
             for a, b in itertools.combinations(levels, 2)
         }
         result["maps"][name] = {"share": shares, "correlation": correlation}
@@ -65,8 +65,10 @@ def _read(pred_dir: Path, case_ids: Sequence[str], name: str, levels: list[str])
     return np.concatenate(whole), {lv: np.concatenate(v) for lv, v in per_level.items()}
 
 
-def _correlation(a: np.ndarray, b: np.ndarray) -> float | None:
-    a, b = a.astype(np.float64), b.astype(np.float64)
+def pixel_correlation(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Pearson correlation of two maps over their pixels; None when either map is constant."""
+    a = np.nan_to_num(np.asarray(a, dtype=np.float64)).ravel()
+    b = np.nan_to_num(np.asarray(b, dtype=np.float64)).ravel()
     if a.std() == 0 or b.std() == 0:
         return None
     return float(np.corrcoef(a, b)[0, 1])

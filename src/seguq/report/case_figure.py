@@ -21,6 +21,7 @@ from matplotlib.colors import Normalize, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from seguq.engine.hierarchy import pixel_correlation
 from seguq.report.case_view import CaseView
 from seguq.report.plotting import class_colour, to_jpeg
 
@@ -93,10 +94,11 @@ def distinct_levels(by_level: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarr
     kept: dict[str, np.ndarray] = {}
     notes = []
     for level, values in by_level.items():
-        flat = np.nan_to_num(values.astype(np.float64)).ravel()
         same = None
         for other, other_values in kept.items():
-            r = _correlation(flat, np.nan_to_num(other_values.astype(np.float64)).ravel())
+            r = pixel_correlation(values, other_values)
+            if r is None:  # a constant map: the same as another only when equal to it
+                r = 1.0 if np.allclose(np.nan_to_num(values), np.nan_to_num(other_values)) else 0.0
             if r >= SAME_LEVEL_CORRELATION:
                 same = (other, r)
                 break
@@ -105,12 +107,6 @@ def distinct_levels(by_level: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarr
         else:
             notes.append(f"{level} not shown: its map correlates {same[1]:.2f} with {same[0]}'s")
     return kept, notes
-
-
-def _correlation(a: np.ndarray, b: np.ndarray) -> float:
-    if a.std() == 0 or b.std() == 0:
-        return 1.0 if a.std() == b.std() and np.allclose(a, b) else 0.0
-    return float(np.corrcoef(a, b)[0, 1])
 
 
 def map_rgba(values: np.ndarray, norm: Normalize) -> np.ndarray:
