@@ -41,7 +41,9 @@ from seguq.benchmark.summary import summarise, write_results
 from seguq.benchmark.variants import Variant
 from seguq.config import RunConfig, load_config
 from seguq.devices import default_threads, device_for, set_threads
+from seguq.engine.convergence import run_convergence
 from seguq.engine.evaluate import read_scores
+from seguq.engine.quiet import quiet_lightning
 from seguq.errors import SeguqError
 from seguq.metrics.ood import ood_scores
 from seguq.progress import progress as progress_bar
@@ -186,6 +188,7 @@ def _run_in_process(
     threads: int,
 ) -> dict:
     """One run in a worker process, with `threads` CPU threads and no progress bars."""
+    quiet_lightning()  # a spawned process starts without the command line's settings
     set_threads(threads)
     return _run_one(protocol, variant, seed, manifest, sets, out, _quiet, False, threads)
 
@@ -219,6 +222,8 @@ def _run_one(
         "run_dir": str(run_dir.relative_to(out)),
         "train_seconds": trained.get("seconds"),
         "train_reused": trained.get("reused", False),
+        "convergence": trained.get("convergence")
+        or run_convergence(run_dir, config.train.patience, config.train.min_delta),
         "sets": {},
     }
     test_scores: list[float] = []

@@ -185,4 +185,13 @@ def summarise_evaluation(result: dict) -> dict:
         "aurc": result.get("triage", {}).get("aurc"),
         "e_aurc": result.get("triage", {}).get("e_aurc"),
         "ambiguity": result.get("ambiguity"),
+        "case_dice": case_dice(result),
     }
+
+
+def case_dice(result: dict) -> dict[str, float]:
+    """Each case's Dice averaged over the foreground classes (the pairs of paired tests)."""
+    by_case: dict[str, list[float]] = {}
+    for row in result.get("per_case", []):
+        by_case.setdefault(row["id"], []).append(float(row["dice"]))
+    return {case_id: float(np.mean(values)) for case_id, values in sorted(by_case.items())}

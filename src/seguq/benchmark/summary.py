@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import platform
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from seguq.benchmark.protocol import Protocol
 from seguq.benchmark.tables import fmt, markdown_table, mean_std, write_csv, write_json
 from seguq.data.writers import atomic_write
+from seguq.machine_info import describe_machine
 
 # (key in a row, column title, digits); the main table, then the OOD table per set.
 MAIN_COLUMNS = [
@@ -90,7 +88,7 @@ def summarise(protocol: Protocol, sets: dict[str, dict], runs: list[dict]) -> di
         "class_names": protocol.class_names or _class_names(runs),
         "seeds": protocol.seeds,
         "budget": {"data": budget["data"], "train": budget["train"], "net": budget["net"]},
-        "machine": _machine(),
+        "machine": describe_machine(),
         "sets": {
             name: {
                 "role": info["role"],
@@ -132,16 +130,6 @@ def _table(rows: list[dict], columns, shifted_sets: list[str], sets: dict) -> di
             cells.append(fmt(stat, digits))
         body.append(cells)
     return {"columns": ["method", *[title for _, title, _ in present]], "rows": body}
-
-
-def _machine() -> dict:
-    return {
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.is_available(),
-    }
 
 
 def write_results(out: Path, results: dict) -> None:

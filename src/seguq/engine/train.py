@@ -27,6 +27,7 @@ from seguq.data.preprocess import Preprocessing
 from seguq.data.sources import Source, load_source
 from seguq.devices import accelerator_device, loader_workers, resolve_precision, set_threads
 from seguq.engine.checkpoint import save_checkpoint
+from seguq.engine.convergence import run_convergence
 from seguq.engine.loggers import check_loggers, extra_loggers, flat
 from seguq.engine.metrics_log import MetricsLog, read_metrics
 from seguq.engine.output_folder import OutputFolder, source_inputs
@@ -287,6 +288,7 @@ def train(
             "method": config.method.name,
             "label_map": {str(k): v for k, v in source.label_map.items()},
             "label_map_note": source.label_map_note,
+            "convergence": run_convergence(out, config.train.patience, config.train.min_delta),
         }
         atomic_write(
             out / "train_summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2))
