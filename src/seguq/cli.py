@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,6 +112,7 @@ def _benchmark(args: argparse.Namespace) -> None:
         test_split=args.test_split,
         overwrite=args.overwrite,
         progress=not args.no_progress,
+        command=shlex.join(["seguq", *sys.argv[1:]]),
     )
     for label, entry in results["methods"].items():
         dice = entry["average"]["dice"]["mean"]

@@ -10,35 +10,12 @@ from seguq.benchmark.runner import run_benchmark
 from seguq.cli import main
 from seguq.errors import SeguqError
 
-TINY = {
-    "name": "tiny",
-    "sources": {
-        "synthetic": {"kind": "synthetic", "seed": 0, "n_per_site": 4, "size": 48, "n_raters": 2,
-                      "n_ood": 2},
-    },
-    "train": {"source": "synthetic", "split": "train", "domains": ["site1", "site2"]},
-    "test": {"source": "synthetic", "splits": ["test"], "domains": ["site1", "site2"]},
-    "shifted": {"site4": {"source": "synthetic", "domains": ["site4"], "max_cases": 2}},
-    "far_ood": {"anatomy": {"source": "synthetic", "domains": ["ood_anatomy"]}},
-    "corruptions": {"kinds": ["noise"], "strengths": [1, 3], "max_cases": 2},
-    "methods": ["deterministic", "hue"],
-    "seeds": 1,
-    "samples": 3,
-    "ambiguity_samples": 3,
-    "maps": ["total"],
-    "config": {
-        "data": {"patch_size": [32, 32], "batch_size": 2},
-        "net": {"widths": [8, 16, 32]},
-        "train": {"epochs": 1, "steps_per_epoch": 1},
-    },
-}  # fmt: skip
-
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
+def finished(tmp_path_factory, tiny_protocol):
     folder = tmp_path_factory.mktemp("bench")
     path = folder / "tiny.yaml"
-    path.write_text(yaml.safe_dump(TINY))
+    path.write_text(yaml.safe_dump(tiny_protocol()))
     out = folder / "out"
     return path, out, run_benchmark(load_protocol(path), out, progress=False)
 
@@ -74,7 +51,9 @@ def test_writes_one_row_per_method_with_every_metric(finished):
     assert saved["kind"] == "seguq-benchmark" and saved["sets"]["test"]["csv"] == "sets/test.csv"
 
 
-def test_rerun_resumes_without_training_and_refuses_another_protocol(finished, tmp_path):
+def test_rerun_resumes_without_training_and_refuses_another_protocol(
+    finished, tmp_path, tiny_protocol
+):
     path, out, first = finished
     checkpoint = out / "runs" / "hue" / "seed0" / "checkpoints" / "best.pt"
     stamp = checkpoint.stat().st_mtime_ns
@@ -83,13 +62,13 @@ def test_rerun_resumes_without_training_and_refuses_another_protocol(finished, t
     assert all(run["train_reused"] for run in again["runs"])
     assert again["table"]["rows"] == first["table"]["rows"]
     other = tmp_path / "other.yaml"
-    other.write_text(yaml.safe_dump({**TINY, "seeds": 2}))
+    other.write_text(yaml.safe_dump({**tiny_protocol(), "seeds": 2}))
     with pytest.raises(SeguqError, match="another protocol"):
         run_benchmark(load_protocol(other), out, progress=False)
 
 
-def test_cli_missing_source_is_one_line_and_exit_2(tmp_path, capsys):
-    protocol = {**TINY, "sources": {"synthetic": {"path": "nowhere/manifest.csv"}}}
+def test_cli_missing_source_is_one_line_and_exit_2(tmp_path, capsys, tiny_protocol):
+    protocol = {**tiny_protocol(), "sources": {"synthetic": {"path": "nowhere/manifest.csv"}}}
     path = tmp_path / "missing.yaml"
     path.write_text(yaml.safe_dump(protocol))
     code = main(["benchmark", str(path), "--out", str(tmp_path / "o"), "--no-progress"])
@@ -98,14 +77,14 @@ def test_cli_missing_source_is_one_line_and_exit_2(tmp_path, capsys):
     assert "nowhere/manifest.csv does not exist" in err and str(path) in err
 
 
-def test_lodo_protocol_gives_a_row_per_method(tmp_path):
+def test_lodo_protocol_gives_a_row_per_method(tmp_path, tiny_protocol):
     protocol = {
         "name": "tiny-lodo",
         "protocol": "lodo",
         "sources": {"syn": {"kind": "synthetic", "seed": 0, "n_per_site": 4, "size": 48}},
         "lodo": [{"source": "syn", "domains": ["site1", "site2"]}],
         "methods": ["deterministic"],
-        "config": TINY["config"],
+        "config": tiny_protocol()["config"],
     }
     path = tmp_path / "lodo.yaml"
     path.write_text(yaml.safe_dump(protocol))

@@ -8,11 +8,13 @@ over domains (computed per seed, then mean ± std over seeds).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from seguq.benchmark.stages import case_dice
 from seguq.benchmark.tables import (
     SEGMENTATION_METRICS,
     class_means,
@@ -26,11 +28,13 @@ from seguq.benchmark.variants import Variant
 from seguq.config import RunConfig
 from seguq.data.sources import Source, load_source
 from seguq.devices import device_for
+from seguq.engine.convergence import run_convergence
 from seguq.engine.evaluate import evaluate
 from seguq.engine.output_folder import resumable_output, source_inputs
 from seguq.engine.predict import predict
 from seguq.engine.train import train
 from seguq.errors import SeguqError
+from seguq.machine_info import describe_machine
 from seguq.progress import progress as progress_bar
 
 
@@ -93,8 +97,10 @@ def run_lodo(
     test_split: str = "test",
     overwrite: bool = False,
     progress: bool = True,
+    command: str | None = None,
 ) -> dict:
-    """Run (or resume) the protocol and write results.json, results.csv and results.md.
+    """Run (or resume) the protocol and write results.json, results.csv and results.md
+    (`command`: the command line to record in results.json).
 
     `hold_out` restricts the run to some folds (e.g. an ablation on the hardest domain); the
     training domains of each fold are still all the other protocol domains.
@@ -103,6 +109,7 @@ def run_lodo(
         SeguqError: bad data, domains or methods; an existing finished benchmark folder without
             `overwrite` is resumed, never overwritten.
     """
+    start = time.perf_counter()
     base = base or RunConfig()
     source = load_source(data, label_map=base.data.label_map)
     folds = lodo_folds(source, domains, test_split)
@@ -127,6 +134,12 @@ def run_lodo(
             bar.set_description(f"lodo {fold.test_domain} | {variant.label} | seed {seed}")
             _run_job(data, base, fold, variant, seed, out, progress)
         results = _collect(folds, variants, seeds, out)
+        results.update(
+            machine=describe_machine(),
+            date=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            wall_seconds=time.perf_counter() - start,
+            command=command,
+        )
         _write_tables(results, out, data)
     return results
 
@@ -181,6 +194,7 @@ def _run_job(
         progress=False,
     )
     result["train_seconds"] = seconds
+    result["convergence"] = run_convergence(run, config.train.patience, config.train.min_delta)
     write_json(evaluation, result)
     (folder / "eval.tmp.json").unlink(missing_ok=True)
     folder.joinpath("eval.tmp.csv").replace(folder / "eval.csv")
@@ -236,6 +250,25 @@ def _collect(folds: list[Fold], variants: list[Variant], seeds: int, out: Path) 
         "classes": classes,
         "seeds": seeds,
         "methods": table,
+        # per (domain, method, seed): each test case's Dice, for paired tests between methods
+        "case_dice": {
+            domain: {
+                variant.label: [
+                    case_dice(per_job[(domain, variant.label, s)]) for s in range(seeds)
+                ]
+                for variant in variants
+            }
+            for domain in domains
+        },
+        "convergence": {
+            domain: {
+                variant.label: [
+                    per_job[(domain, variant.label, s)].get("convergence") for s in range(seeds)
+                ]
+                for variant in variants
+            }
+            for domain in domains
+        },
     }
 
 

@@ -19,6 +19,7 @@ protocol's order, the same as one after another.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -35,6 +36,7 @@ from seguq.benchmark.stages import (
     predict_set,
     sample_count,
     sample_diversity,
+    score_columns,
     train_method,
 )
 from seguq.benchmark.summary import summarise, write_results
@@ -141,6 +143,7 @@ def _run_protocol(
     results["date"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     results["wall_seconds"] = time.perf_counter() - start
     results["command"] = command
+    results["invocations"] = [*_earlier_invocations(out), _invocation(results)]
     write_results(out, results)
     say(f"wrote {out / 'results.md'}")
     return results
@@ -150,6 +153,20 @@ def _threads_each(protocol: Protocol, at_once: int) -> int:
     """CPU threads of each of `at_once` runs sharing a machine: the protocol's threads (or the
     free cores) split between them."""
     return max(1, (protocol.base.train.threads or default_threads()) // max(1, at_once))
+
+
+def _invocation(results: dict) -> dict:
+    return {k: results.get(k) for k in ("date", "wall_seconds", "command")}
+
+
+def _earlier_invocations(out: Path) -> list[dict]:
+    """The finished invocations recorded by an earlier results.json in `out` (a benchmark
+    resumed or re-summarised in the same folder): their wall times add up to the benchmark's."""
+    try:
+        earlier = json.loads((out / "results.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return list(earlier.get("invocations") or [_invocation(earlier)])
 
 
 def _run_parallel(
@@ -254,6 +271,7 @@ def _run_one(
             "prediction": timing,
             "samples": sample_count(pred_dir),
             "scores": scores,
+            "case_scores": score_columns(pred_dir),
         }
         if labelled:
             eval_file = out / "evaluations" / folder / f"{name}.json"

@@ -126,6 +126,26 @@ def predict_set(
     return record
 
 
+SCORE_COLUMNS = ("uncertainty", "predicted_dice", "p_value", "ood")
+
+
+def score_columns(pred_dir: Path) -> dict[str, list]:
+    """The case scores of a prediction folder beside `score`, each a list in case-id order (the
+    order of the run's `scores`): the uncertainty score, the predicted Dice, the p-value and the
+    flag (None where a column is empty, e.g. a refused flag)."""
+    with (pred_dir / "scores.csv").open() as handle:
+        rows = sorted(csv.DictReader(handle), key=lambda row: row["id"])
+    out: dict[str, list] = {}
+    for column in SCORE_COLUMNS:
+        if rows and column in rows[0]:
+            values = [row[column] for row in rows]
+            if column == "ood":
+                out[column] = [None if v == "" else v.lower() == "true" for v in values]
+            else:
+                out[column] = [None if v == "" else float(v) for v in values]
+    return out
+
+
 def sample_count(pred_dir: Path) -> int:
     """S used by a prediction folder (from its scores.csv)."""
     with (pred_dir / "scores.csv").open() as handle:

@@ -1,0 +1,92 @@
+"""What the generated results pages share: reading results files, formatting numbers and
+intervals, and the header that names the command, machine, date, wall time and commit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from seguq.benchmark.intervals import differs
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load(paths: list[str]) -> list[dict]:
+    """The results files, each with "_file" (its path relative to the repository)."""
+    out = []
+    for path in sorted(paths):
+        record = json.loads(Path(path).read_text())
+        resolved = Path(path).resolve()
+        name = resolved.relative_to(REPO) if resolved.is_relative_to(REPO) else resolved
+        out.append({**record, "_file": str(name)})
+    return out
+
+
+def is_protocol(record: dict) -> bool:
+    """A `seguq benchmark CONFIG` result (runs per method and seed)."""
+    return record.get("kind") == "seguq-benchmark" and bool(record.get("runs"))
+
+
+def is_lodo(record: dict) -> bool:
+    """A `seguq benchmark lodo` result."""
+    return record.get("protocol") == "leave-one-domain-out" and "methods" in record
+
+
+def num(value, digits: int = 3) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def mean_sd(values: list[float], digits: int = 3) -> str:
+    """mean ± std over seeds (the std of one value is not shown)."""
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    if not values:
+        return "n/a"
+    if len(values) == 1:
+        return num(values[0], digits)
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
+
+
+def ci(interval: dict | None, digits: int = 3, scale: float = 1.0) -> str:
+    if interval is None:
+        return "n/a"
+    return f"[{interval['low'] * scale:.{digits}f}, {interval['high'] * scale:.{digits}f}]"
+
+
+def signed(interval: dict | None, digits: int = 2, scale: float = 100.0) -> str:
+    """A difference with its interval, in points by default, marked when it excludes 0."""
+    if interval is None:
+        return "n/a"
+    mark = " ≠" if differs(interval) else ""
+    return f"{interval['estimate'] * scale:+.{digits}f} {ci(interval, digits, scale)}{mark}"
+
+
+def minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    return f"{seconds / 60:.0f} min" if seconds >= 600 else f"{seconds / 60:.1f} min"
+
+
+def provenance(record: dict) -> list[str]:
+    """Command, machine, date, wall time and commit of a results file, as Markdown lines."""
+    m = record.get("machine") or {}
+    cpu = m.get("cpu", "?")
+    if m.get("cpu_capability"):
+        cpu += f" ({m['cpu_capability']}{', bf16' if m.get('cpu_bf16') else ''})"
+    device = f"GPU {m['gpu']}" if m.get("gpu") else "no GPU"
+    invocations = record.get("invocations") or [
+        {"date": record.get("date"), "wall_seconds": record.get("wall_seconds")}
+    ]
+    wall = sum(i.get("wall_seconds") or 0.0 for i in invocations)
+    first = invocations[0].get("command") or record.get("command")  # the one that trained
+    lines = [
+        f"- command: `{first or 'not recorded'}`",
+        f"- machine: {cpu}, {m.get('cores', '?')} cores, {device}, torch {m.get('torch', '?')}, "
+        f"load average {m.get('load_average_at_start', '?')} at the start",
+        f"- date: {invocations[0].get('date') or record.get('date') or 'not recorded'}; wall time "
+        f"{minutes(wall)}"
+        + (f" over {len(invocations)} invocations" if len(invocations) > 1 else ""),
+        f"- commit: {m.get('git_commit', 'not recorded')}; results: `{record['_file']}`",
+    ]
+    return lines
