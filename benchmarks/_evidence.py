@@ -6,11 +6,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from seguq.benchmark.intervals import differs
+from seguq.benchmark.tables import fmt, markdown_table, mean_std
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def committed(kind: str, pattern: str = "*.json") -> list[str]:
+    """The committed results files of one kind (`benchmarks/results/<kind>/<pattern>`); a
+    protocol's results are `benchmarks/results/benchmarks/<name>/results.json`."""
+    return [str(p) for p in sorted((REPO / "benchmarks" / "results" / kind).glob(pattern))]
+
+
+PROTOCOL_RESULTS = ("benchmarks", "*/results.json")
 
 
 def load(paths: list[str]) -> list[dict]:
@@ -34,18 +42,15 @@ def is_lodo(record: dict) -> bool:
     return record.get("protocol") == "leave-one-domain-out" and "methods" in record
 
 
-def num(value, digits: int = 3) -> str:
-    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
-
-
 def mean_sd(values: list[float], digits: int = 3) -> str:
-    """mean ± std over seeds (the std of one value is not shown)."""
-    values = [v for v in values if v is not None and np.isfinite(v)]
-    if not values:
-        return "n/a"
-    if len(values) == 1:
-        return num(values[0], digits)
-    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
+    """mean ± std over seeds, as the benchmark's own tables write it (`seguq.benchmark.tables`:
+    population std, the std of one value not shown)."""
+    return fmt(mean_std(values), digits)
+
+
+def table(columns: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table as lines."""
+    return markdown_table(columns, rows).splitlines()
 
 
 def ci(interval: dict | None, digits: int = 3, scale: float = 1.0) -> str:

@@ -5,7 +5,7 @@ in-distribution test set, and failure detection by the predicted Dice."""
 from __future__ import annotations
 
 import numpy as np
-from _evidence import ci, mean_sd
+from _evidence import ci, mean_sd, table
 
 from seguq.benchmark.evidence import Study
 
@@ -50,8 +50,4 @@ def flag_target_rows(record: dict) -> list[str]:
         else:
             cells.append("n/a")
         rows.append(cells)
-    return [
-        "| " + " | ".join(columns) + " |",
-        "|" + "---|" * len(columns),
-        *["| " + " | ".join(r) + " |" for r in rows],
-    ]
+    return table(columns, rows)

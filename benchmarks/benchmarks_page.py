@@ -12,7 +12,18 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from _evidence import REPO, ci, is_lodo, is_protocol, load, mean_sd, provenance, signed
+from _evidence import (
+    PROTOCOL_RESULTS,
+    ci,
+    committed,
+    is_lodo,
+    is_protocol,
+    load,
+    mean_sd,
+    provenance,
+    signed,
+    table,
+)
 
 from seguq.benchmark.evidence import BASELINE, Study, lodo_matrix
 from seguq.benchmark.intervals import bootstrap_mean
@@ -32,14 +43,6 @@ excludes 0 (the paired test: the method differs from the deterministic U-Net at 
 methods whose intervals overlap share a rank. "converged" counts the runs whose validation Dice
 had stopped improving under early stopping; "steps" is the mean number of optimiser steps run
 (and, in brackets, the step of the best validation Dice, the checkpoint used)."""
-
-
-def _table(columns: list[str], rows: list[list[str]]) -> list[str]:
-    return [
-        "| " + " | ".join(columns) + " |",
-        "|" + "---|" * len(columns),
-        *["| " + " | ".join(r) + " |" for r in rows],
-    ]
 
 
 def _steps(study: Study, method: str) -> tuple[str, str]:
@@ -77,7 +80,7 @@ def segmentation_rows(study: Study) -> list[str]:
         "method", "converged", "steps (best)", "Dice", "95% CI", f"Δ Dice vs {BASELINE}",
         "rank", "ECE", "NLL", "error AUROC", "train s", "predict ms/image",
     ]  # fmt: skip
-    return _table(columns, rows)
+    return table(columns, rows)
 
 
 def ood_rows(study: Study, column: str = "score") -> list[str]:
@@ -99,7 +102,7 @@ def ood_rows(study: Study, column: str = "score") -> list[str]:
             spread = mean_sd(seeds) if seeds else f"{result['interval']['estimate']:.3f}"
             cells.append(f"{spread} {ci(result['interval'], 2)}{mark}")
         rows.append(cells)
-    return _table(["method", *names], rows)
+    return table(["method", *names], rows)
 
 
 def shifted_rows(study: Study) -> list[str]:
@@ -114,7 +117,7 @@ def shifted_rows(study: Study) -> list[str]:
             diff = dice.get("difference")
             cells.append(mean_sd(seeds) + (f" ({signed(diff)})" if diff else ""))
         rows.append(cells)
-    return _table(["method", *names], rows) if names else []
+    return table(["method", *names], rows) if names else []
 
 
 def triage_rows(study: Study) -> list[str]:
@@ -133,7 +136,7 @@ def triage_rows(study: Study) -> list[str]:
         "method", "AURC 1 - predicted Dice", "AURC uncertainty", "AURC OOD score",
         "test cases flagged at α = 0.05",
     ]  # fmt: skip
-    return _table(columns, rows)
+    return table(columns, rows)
 
 
 def _section(title: str, rows: list[str]) -> list[str]:
@@ -200,7 +203,7 @@ def lodo_section(record: dict) -> list[str]:
                 diff = bootstrap_mean(values, base)
             spread = f"{stat['mean']:.3f}" + (f" ± {stat['std']:.3f}" if stat["n"] > 1 else "")
             rows.append([domain, m, spread, ci(interval), signed(diff) if diff else "—"])
-    lines += _table(["held-out domain", "method", "Dice", "95% CI", f"Δ Dice vs {BASELINE}"], rows)
+    lines += table(["held-out domain", "method", "Dice", "95% CI", f"Δ Dice vs {BASELINE}"], rows)
     return [*lines, ""]
 
 
@@ -215,10 +218,8 @@ def page(records: list[dict]) -> str:
 
 
 def default_inputs() -> list[str]:
-    """The committed results of shipped protocols (benchmarks/results/benchmarks and lodo)."""
-    results = REPO / "benchmarks" / "results"
-    kinds = ("benchmarks", "lodo")
-    return [str(p) for kind in kinds for p in sorted((results / kind).glob("*.json"))]
+    """The committed results of shipped protocols and leave-one-domain-out runs."""
+    return [*committed(*PROTOCOL_RESULTS), *committed("lodo")]
 
 
 if __name__ == "__main__":

@@ -19,12 +19,12 @@ import json
 import time
 from pathlib import Path
 
-from _machine import machine as machine_info
 from targets import arguments, plan_and_train, protocol
 
 from seguq.engine.checkpoint import load_method, read_checkpoint, save_checkpoint
 from seguq.engine.evaluate import evaluate
 from seguq.engine.predict import predict
+from seguq.machine_info import describe_machine as machine_info
 
 # What is kept of each evaluation.
 KEYS = ("ece", "ece_foreground", "ece_predicted_foreground", "brier", "nll")

@@ -15,7 +15,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 
-from _evidence import REPO, ci, is_lodo, is_protocol, load, provenance, signed
+from _evidence import (
+    PROTOCOL_RESULTS,
+    ci,
+    committed,
+    is_lodo,
+    is_protocol,
+    load,
+    provenance,
+    signed,
+)
 
 from seguq.benchmark.evidence import BASELINE, Study, lodo_matrix
 from seguq.benchmark.intervals import bootstrap_mean, verdict
@@ -145,11 +154,10 @@ def hue_regions(record: dict) -> Iterator[list[str]]:
 def default_inputs() -> list[str]:
     """The committed results the published page is made of (converged models only: the
     synthetic OOD-regions files come from 60-step models and are left out)."""
-    results = REPO / "benchmarks" / "results"
     return [
-        *map(str, sorted((results / "benchmarks").glob("*.json"))),
-        *map(str, sorted((results / "lodo").glob("*.json"))),
-        *map(str, sorted((results / "ood_regions").glob("cxr-*.json"))),
+        *committed(*PROTOCOL_RESULTS),
+        *committed("lodo"),
+        *committed("ood_regions", "cxr-*.json"),
     ]
 
 

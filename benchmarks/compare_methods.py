@@ -30,7 +30,6 @@ import warnings
 from pathlib import Path
 
 import torch
-from _machine import machine
 from _presets import PRESETS, SOURCES
 from _report import (
     OOD_ROLES,
@@ -55,6 +54,7 @@ from seguq.benchmark.variants import Variant, parse_variants
 from seguq.config import RunConfig, load_config
 from seguq.engine.evaluate import json_safe, read_scores
 from seguq.errors import SeguqError
+from seguq.machine_info import describe_machine as machine
 from seguq.methods import method_names
 from seguq.metrics.ood import ood_scores
 

@@ -30,7 +30,7 @@ from seguq.engine.ood_regions import ood_regions
 from seguq.engine.predict import predict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine as machine_info  # noqa: E402
+from seguq.machine_info import describe_machine as machine_info  # noqa: E402
 
 DATA = Path(os.environ.get("SEGUQ_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PROTOCOLS = {

@@ -34,7 +34,7 @@ from seguq.engine.task import SegmentationTask
 from seguq.methods import build_method
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine as machine_info  # noqa: E402
+from seguq.machine_info import describe_machine as machine_info  # noqa: E402
 
 
 class _StepTimer(Callback):

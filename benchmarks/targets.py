@@ -35,7 +35,7 @@ from seguq.engine.train import train
 from seguq.plan import Machine, plan_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine as machine_info  # noqa: E402
+from seguq.machine_info import describe_machine as machine_info  # noqa: E402
 
 DATA = Path(os.environ.get("SEGUQ_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

@@ -107,15 +107,12 @@ class Study:
             other = [values(e) for e in self.entries(m, set_name)]
             return None if any(v is None for v in test + other) else (test, other)
 
-        if scores(method) is None or scores(self.baseline) is None:
+        own, baseline = scores(method), scores(self.baseline)
+        if own is None or baseline is None:
             return None
-
-        test, other = scores(method)
-        out = {"interval": bootstrap_auroc(test, other, resamples=resamples)}
+        out = {"interval": bootstrap_auroc(*own, resamples=resamples)}
         if method != self.baseline:
-            out["difference"] = bootstrap_auroc(
-                test, other, scores(self.baseline), resamples=resamples
-            )
+            out["difference"] = bootstrap_auroc(*own, baseline, resamples=resamples)
         return out
 
     def failure_aurc(self, method: str, set_name: str = "test") -> dict[str, list[float]]:
