@@ -9,15 +9,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_flags_page_is_generated_from_the_committed_results():
-    results = ROOT / "benchmarks" / "results"
-    patterns = {"calibration": "*.json", "ood_regions": "*.json", "benchmarks": "*/results.json"}
-    files = sorted(str(p) for kind, glob in patterns.items() for p in (results / kind).glob(glob))
-    assert files
     page = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "flags_table.py"), *files],
+        [sys.executable, str(ROOT / "benchmarks" / "flags_table.py")],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
     ).stdout
+    assert "| cxr | fold2 |" in page  # the committed calibration results were read
     assert page == (ROOT / "docs" / "FLAGS.md").read_text()
