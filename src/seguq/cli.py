@@ -74,6 +74,8 @@ def _budget_overrides(args: argparse.Namespace) -> dict:
             "threads": args.threads,
             "precision": args.precision,
             "accelerator": accelerator_for(args.device) if args.device else None,
+            "devices": args.devices,
+            "strategy": args.strategy,
         },
     }
     overrides = {k: {n: v for n, v in d.items() if v is not None} for k, d in overrides.items()}

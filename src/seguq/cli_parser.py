@@ -218,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", help="auto (default) | cpu | cuda: training and prediction")
     bench.add_argument("--precision", help="auto (default) | 32 | bf16 | 16")
     bench.add_argument(
+        "--devices", type=POSITIVE, help="devices per training (each one a `seguq train` run)"
+    )
+    bench.add_argument("--strategy", help="Lightning strategy of each training, e.g. ddp")
+    bench.add_argument(
         "--jobs",
         type=POSITIVE,
         default=1,

@@ -24,6 +24,7 @@ from seguq.benchmark.tables import (
     write_csv,
     write_json,
 )
+from seguq.benchmark.training import train_run
 from seguq.benchmark.variants import Variant
 from seguq.config import RunConfig
 from seguq.data.sources import Source, load_source
@@ -32,7 +33,6 @@ from seguq.engine.convergence import run_convergence
 from seguq.engine.evaluate import evaluate
 from seguq.engine.output_folder import resumable_output, source_inputs
 from seguq.engine.predict import predict
-from seguq.engine.train import train
 from seguq.errors import SeguqError
 from seguq.machine_info import describe_machine
 from seguq.progress import progress as progress_bar
@@ -167,7 +167,7 @@ def _run_job(
     if not (run / "train_summary.json").is_file():
         # A job killed during training resumes it; one killed before leaves a bare folder.
         resume = (run / "config.yaml").is_file()
-        train(config, run, resume=resume, overwrite=not resume)
+        train_run(config, run, resume=resume)
     seconds = time.perf_counter() - start
     splits = list(fold.test_splits) if fold.test_splits else None
     pred = predict(

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from seguq.benchmark.tables import write_json
+from seguq.benchmark.training import train_run
 from seguq.config import RunConfig, load_config
 from seguq.data.maps import MAP_ENDINGS, find_output, read_map
 from seguq.engine.evaluate import evaluate, read_scores
 from seguq.engine.predict import predict
-from seguq.engine.train import train
 from seguq.errors import SeguqError
 from seguq.metrics.ambiguity import pairwise_iou
 
@@ -70,9 +70,10 @@ def train_method(
         return {**json.loads(summary.read_text()), "reused": True}
     resume = (run_dir / "config.yaml").is_file()
     say(f"train {label}{' (resuming)' if resume else ''} -> {run_dir}")
-    result = train(config, run_dir, resume=resume, overwrite=not resume)
-    say(f"train {label}: {result.seconds:.0f} s, val Dice {result.val_dice:.4f}")
-    return {**json.loads(summary.read_text()), "reused": False, "resumed": resume}
+    train_run(config, run_dir, resume=resume)
+    trained = json.loads(summary.read_text())
+    say(f"train {label}: {trained['seconds']:.0f} s, val Dice {trained['val_dice']:.4f}")
+    return {**trained, "reused": False, "resumed": resume}
 
 
 def predict_set(
