@@ -30,7 +30,8 @@ Where this departs from the paper and the authors' code (github.com/SimonKohl/pr
 - fcomb's map of z starts at zero, so the latent's influence grows from nothing. With the default
   (random) initialisation, short CPU budgets (60 steps, lr 2e-3) on the synthetic data often
   ended with one foreground class never predicted (Dice 0.000-0.46 against 0.92 for the U-Net);
-  with the zero start the same budget gave 0.92-0.93 (docs/AMBIGUITY.md).
+  with the zero start two of three seeds trained like the U-Net (0.878, 0.923) and the third
+  still missed the cup (0.459; docs/AMBIGUITY.md).
 """
 
 from __future__ import annotations
