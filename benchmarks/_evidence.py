@@ -19,16 +19,19 @@ def committed(kind: str, pattern: str = "*.json") -> list[str]:
 
 
 PROTOCOL_RESULTS = ("benchmarks", "*/results.json")
+LODO_RESULTS = ("lodo", "*/results.json")
 
 
 def load(paths: list[str]) -> list[dict]:
-    """The results files, each with "_file" (its path relative to the repository)."""
+    """The results files, each with "_file" (its path relative to the repository) and a "name"
+    (a leave-one-domain-out result has none: its folder's, `lodo/<name>/results.json`)."""
     out = []
     for path in sorted(paths):
         record = json.loads(Path(path).read_text())
         resolved = Path(path).resolve()
         name = resolved.relative_to(REPO) if resolved.is_relative_to(REPO) else resolved
-        out.append({**record, "_file": str(name)})
+        folder = resolved.parent.name if resolved.name == "results.json" else resolved.stem
+        out.append({"name": folder, **record, "_file": str(name)})
     return out
 
 

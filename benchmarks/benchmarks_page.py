@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 from _evidence import (
+    LODO_RESULTS,
     PROTOCOL_RESULTS,
     ci,
     committed,
@@ -188,7 +189,7 @@ def protocol_section(record: dict) -> list[str]:
 
 def lodo_section(record: dict) -> list[str]:
     methods = list(record["methods"])
-    lines = [f"## leave-one-domain-out: {record.get('name') or record['_file']}", ""]
+    lines = [f"## leave-one-domain-out: {record['name']}", ""]
     lines += provenance(record) if record.get("machine") else [f"- results: `{record['_file']}`"]
     lines += [f"- seeds {record['seeds']}; held-out domains {record['domains']}", ""]
     rows = []
@@ -219,7 +220,7 @@ def page(records: list[dict]) -> str:
 
 def default_inputs() -> list[str]:
     """The committed results of shipped protocols and leave-one-domain-out runs."""
-    return [*committed(*PROTOCOL_RESULTS), *committed("lodo")]
+    return [*committed(*PROTOCOL_RESULTS), *committed(*LODO_RESULTS)]
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 
 from _evidence import (
+    LODO_RESULTS,
     PROTOCOL_RESULTS,
     ci,
     committed,
@@ -119,7 +120,7 @@ def pixelwise_study(record: dict) -> Iterator[list[str]]:
                 numbers += f"; Δ {signed(diff)}"
             yield _row(
                 f"{method} generalises to an unseen domain better than ERM",
-                f"{record.get('name') or 'lodo'}: Dice on held-out {domain} "
+                f"{record['name']}: Dice on held-out {domain} "
                 f"({_seeds(record['seeds'])})",
                 numbers,
                 decided,
@@ -156,7 +157,7 @@ def default_inputs() -> list[str]:
     synthetic OOD-regions files come from 60-step models and are left out)."""
     return [
         *committed(*PROTOCOL_RESULTS),
-        *committed("lodo"),
+        *committed(*LODO_RESULTS),
         *committed("ood_regions", "cxr-*.json"),
     ]
 
