@@ -120,8 +120,7 @@ def pixelwise_study(record: dict) -> Iterator[list[str]]:
                 numbers += f"; Δ {signed(diff)}"
             yield _row(
                 f"{method} generalises to an unseen domain better than ERM",
-                f"{record['name']}: Dice on held-out {domain} "
-                f"({_seeds(record['seeds'])})",
+                f"{record['name']}: Dice on held-out {domain} ({_seeds(record['seeds'])})",
                 numbers,
                 decided,
                 record["_file"],
