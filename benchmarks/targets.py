@@ -35,6 +35,7 @@ from seguq.engine.train import train
 from seguq.plan import Machine, plan_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from seguq.benchmark.msd_split import msd_split
 from seguq.machine_info import describe_machine as machine_info  # noqa: E402
 
 DATA = Path(os.environ.get("SEGUQ_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -43,18 +44,10 @@ DATA = Path(os.environ.get("SEGUQ_DATA", Path(__file__).resolve().parents[2] / "
 def hippocampus_manifest(out: Path, seed: int = 0) -> tuple[Path, dict]:
     """A manifest of the MSD folder with a seeded 80/20 train/test split by volume."""
     root = DATA / "hippocampus_msd"
-    dataset = json.loads((root / "dataset.json").read_text())
-    cases = sorted(Path(entry["image"]).name for entry in dataset["training"])
-    rng = np.random.default_rng(seed)
-    test = set(rng.choice(len(cases), size=round(0.2 * len(cases)), replace=False).tolist())
-    rows = ["id,split,image,mask"]
-    for i, name in enumerate(cases):
-        case = name.removesuffix(".nii.gz")
-        split = "test" if i in test else "train"
-        rows.append(f"{case},{split},{root / 'imagesTr' / name},{root / 'labelsTr' / name}")
-    path = out / "hippocampus.csv"
-    path.write_text("\n".join(rows) + "\n")
-    names = [dataset["labels"][k] for k in sorted(dataset["labels"], key=int)]
+    msd_split(root, out / "hippocampus", test_fraction=0.2, seed=seed)
+    labels = json.loads((root / "dataset.json").read_text())["labels"]
+    names = [labels[k] for k in sorted(labels, key=int)]
+    path = out / "hippocampus" / "manifest.csv"
     return path, {"data": {"source": str(path), "class_names": names}}
 
 

@@ -36,3 +36,43 @@ def test_default_strength_and_names():
         corrupt_image(base, "fog", np.random.default_rng(0))
     with pytest.raises(SeguqError, match="must be positive"):
         corrupt_image(base, "blur", np.random.default_rng(0), 0.0)
+
+
+def test_volumes_are_corrupted_in_3d():
+    volume = np.zeros((27, 36, 45), dtype=np.float32)
+    volume[13, 18, 22] = 1.0
+    blurred = corrupt_image(volume, "blur", np.random.default_rng(0), 30.0, spatial_dims=3)
+    # a point spreads along every spatial axis, not only the first two
+    assert blurred[13, 18, 21] > 0 and blurred[12, 18, 22] > 0 and blurred[13, 17, 22] > 0
+    corner = np.zeros_like(volume)
+    corner[0, 0, 0] = 1.0  # the range's maximum, outside the cube this seed draws
+    cube = corrupt_image(corner, "patch", np.random.default_rng(0), 9 / 8, 3)
+    side = round(27 * (1 / 8) ** (1 / 3))
+    filled = np.argwhere(cube != corner)
+    assert np.all(cube[tuple(filled.T)] == 1.0)
+    assert len(filled) == side**3
+    assert (filled.max(0) - filled.min(0) + 1).tolist() == [side] * 3
+
+
+def test_nifti_test_volumes_get_nifti_copies_with_their_geometry(tmp_path):
+    import nibabel as nib
+
+    from seguq.benchmark.corruptions import corrupt_subset
+
+    affine = np.diag([1.5, 2.0, 2.5, 1.0])
+    affine[:3, 3] = [10, -20, 30]
+    source = tmp_path / "case.nii.gz"
+    data = np.random.default_rng(0).integers(0, 900, (8, 10, 12)).astype(np.int16)
+    nib.save(nib.Nifti1Image(data, affine), source)
+    subset = tmp_path / "subset.csv"
+    subset.write_text(f"id,split,image,mask\ncase,test,{source},{source}\n")
+    manifest = corrupt_subset(subset, tmp_path / "out", "noise", strength=2, repo=tmp_path / "repo")
+    row = manifest.read_text().splitlines()[1].split(",")
+    assert row[0] == "case_noise-2" and row[2].endswith("case_noise-2.nii.gz")
+    copy = nib.load(manifest.parent / row[2])
+    np.testing.assert_allclose(copy.affine, affine)
+    assert copy.shape == data.shape
+    values = copy.get_fdata()
+    assert values.min() >= data.min() and values.max() <= data.max()  # the volume's own range
+    assert np.abs(values - data).mean() > 50
+    assert source.is_file() and np.array_equal(nib.load(source).get_fdata(), data)  # untouched

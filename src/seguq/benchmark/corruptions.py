@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
@@ -19,17 +20,23 @@ CORRUPTIONS = ("blur", "noise", "patch")
 
 
 def corrupt_image(
-    image: np.ndarray, kind: str, rng: np.random.Generator, strength: float = 1.0
+    image: np.ndarray,
+    kind: str,
+    rng: np.random.Generator,
+    strength: float = 1.0,
+    spatial_dims: int = 2,
 ) -> np.ndarray:
-    """One corrupted copy of a (H, W) or (H, W, C) image, in its dtype.
+    """One corrupted copy of a (H, W) or (H, W, C) image, or of a (D, H, W) volume with
+    `spatial_dims` 3, in its dtype.
 
     Lengths scale with the image (sigma 3 px at 256 px), the intensity range is that of the
     dtype for integer images (0..255 for 8 bit) and the image's own range otherwise; `strength`
     scales each corruption (1 is the default used by every earlier benchmark):
-    - blur: Gaussian blur of the spatial axes, sigma = 3 * strength * min(H, W) / 256;
+    - blur: Gaussian blur of the spatial axes, sigma = 3 * strength * (shortest side) / 256;
     - noise: additive Gaussian noise, std = 0.2 * strength of the intensity range, clipped;
-    - patch: a square covering strength / 9 of the image (side min(H, W) * sqrt(strength) / 3)
-      at the range's maximum, at a seeded random position.
+    - patch: a square (a cube in a volume) covering strength / 9 of the image (side: the
+      shortest side times (strength / 9) ** (1 / spatial_dims)) at the range's maximum, at a
+      seeded random position.
 
     Raises:
         SeguqError: an unknown kind or a strength that is not positive.
@@ -43,18 +50,19 @@ def corrupt_image(
     else:
         low, high = float(image.min()), float(image.max())
     data = image.astype(np.float64)
-    side = min(image.shape[:2])
+    shape = image.shape[:spatial_dims]
+    side = min(shape)
     if kind == "blur":
         sigma = 3.0 * strength * side / 256.0
-        out = gaussian_filter(data, sigma=(sigma, sigma) + (0,) * (data.ndim - 2))
+        channels = (0,) * (data.ndim - spatial_dims)
+        out = gaussian_filter(data, sigma=(sigma,) * spatial_dims + channels)
     elif kind == "noise":
         out = data + rng.normal(0.0, 0.2 * strength * (high - low), size=data.shape)
     else:
-        width = min(side, max(1, round(side * np.sqrt(strength) / 3)))
-        top = int(rng.integers(0, image.shape[0] - width + 1))
-        left = int(rng.integers(0, image.shape[1] - width + 1))
+        width = min(side, max(1, round(side * (strength / 9) ** (1 / spatial_dims))))
+        corner = [int(rng.integers(0, n - width + 1)) for n in shape]
         out = data.copy()
-        out[top : top + width, left : left + width] = high
+        out[tuple(slice(c, c + width) for c in corner)] = high
     out = np.clip(out, low, high)
     if np.issubdtype(image.dtype, np.integer):
         out = np.round(out)
@@ -104,18 +112,12 @@ def corrupt_subset(
     new_rows = []
     for index, row in enumerate(rows):
         src = Path(row[IMAGE_COLUMN])
-        try:
-            with Image.open(src) as handle:
-                handle.load()
-                mode, array = handle.mode, np.asarray(handle)
-        except OSError as error:
-            raise SeguqError(f"{src}: cannot read the image ({error})") from None
         rng = np.random.default_rng([seed, index, sorted(CORRUPTIONS).index(kind)])
-        corrupted = corrupt_image(array, kind, rng, strength)
-        file = f"images/{row['id']}_{name}.png"
+        volume = src.name.endswith((".nii.gz", ".nii"))
+        file = f"images/{row['id']}_{name}.{'nii.gz' if volume else 'png'}"
         out = dst / file
         out.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(corrupted, mode=mode if mode in ("L", "RGB") else None).save(out)
+        (_corrupt_volume if volume else _corrupt_picture)(src, out, kind, rng, strength)
         new_rows.append(
             {**row, "id": f"{row['id']}_{name}", "domain": f"corrupt_{name}", IMAGE_COLUMN: file}
         )
@@ -123,3 +125,34 @@ def corrupt_subset(
     write_rows(dst / "manifest.csv", out_columns, new_rows)
     marker.write_text(json.dumps({"settings": settings, "cases": len(new_rows)}, indent=2))
     return dst / "manifest.csv"
+
+
+def _corrupt_picture(
+    src: Path, out: Path, kind: str, rng: np.random.Generator, strength: float
+) -> None:
+    try:
+        with Image.open(src) as handle:
+            handle.load()
+            mode, array = handle.mode, np.asarray(handle)
+    except OSError as error:
+        raise SeguqError(f"{src}: cannot read the image ({error})") from None
+    corrupted = corrupt_image(array, kind, rng, strength)
+    Image.fromarray(corrupted, mode=mode if mode in ("L", "RGB") else None).save(out)
+
+
+def _corrupt_volume(
+    src: Path, out: Path, kind: str, rng: np.random.Generator, strength: float
+) -> None:
+    """A NIfTI volume corrupted in 3D, written as float32 with the source's affine and header
+    (the volume's own intensity range, whatever its stored type and scaling)."""
+    try:
+        image = nib.load(src)
+        data = np.asarray(image.get_fdata(dtype=np.float32))
+    except (OSError, ValueError, nib.filebasedimages.ImageFileError) as error:
+        raise SeguqError(f"{src}: cannot read the volume ({error})") from None
+    if data.ndim != 3:
+        raise SeguqError(f"{src}: expected a 3D volume, got shape {data.shape}")
+    corrupted = corrupt_image(data, kind, rng, strength, spatial_dims=3)
+    header = image.header.copy()
+    header.set_data_dtype(np.float32)
+    nib.save(nib.Nifti1Image(corrupted.astype(np.float32), image.affine, header), out)

@@ -164,7 +164,19 @@ PREPARERS: dict[str, Callable[[dict, Path, Path, int | None], int]] = {
         root / spec["path"], dst, size, spec.get("volumes", 40)
     ),
     "synthetic": lambda spec, root, dst, size: synthetic(spec, dst),
+    "msd": lambda spec, root, dst, size: _msd(spec, root, dst),
 }
+
+
+def _msd(spec: dict, root: Path, dst: Path) -> int:
+    from seguq.benchmark.msd_split import msd_split
+
+    return msd_split(
+        root / spec["path"],
+        dst,
+        test_fraction=float(spec.get("test_fraction", 0.2)),
+        seed=int(spec.get("seed", 0)),
+    )
 
 
 def prepare_source(

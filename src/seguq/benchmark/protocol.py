@@ -5,6 +5,7 @@ data_root: ../../../shared/data   # relative to this file; `--data-root` overrid
 sources:                          # name -> path under data_root, or a dict
   jsrt: {path: cxr_jsrt/manifest.csv, resize: 256}
   hippocampus: {path: hippocampus_msd/imagesTr, kind: middle_slices, volumes: 40, resize: 256}
+  hippocampus3d: {path: hippocampus_msd, kind: msd, test_fraction: 0.2, seed: 0}  # in place
   synthetic: {kind: synthetic, seed: 0, n_per_site: 20, size: 128, n_raters: 3, n_ood: 20}
 protocol: train_test              # or lodo
 train: {source: jsrt, split: fold1, domains: [], val_domains: []}
@@ -46,7 +47,7 @@ KEYS = {
     "shifted", "far_ood", "corrupt", "corruptions", "lodo", "class_names", "methods", "seeds",
     "samples", "ambiguity_samples", "maps", "config",
 }  # fmt: skip
-SOURCE_KINDS = ("manifest", "middle_slices", "synthetic")
+SOURCE_KINDS = ("manifest", "middle_slices", "synthetic", "msd")
 
 
 @dataclass
