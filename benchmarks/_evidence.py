@@ -87,9 +87,10 @@ def provenance(record: dict) -> list[str]:
         {"date": record.get("date"), "wall_seconds": record.get("wall_seconds")}
     ]
     wall = sum(i.get("wall_seconds") or 0.0 for i in invocations)
-    first = invocations[0].get("command") or record.get("command")  # the one that trained
+    commands = list(dict.fromkeys(i.get("command") for i in invocations if i.get("command")))
+    commands = commands or [record.get("command") or "not recorded"]
     lines = [
-        f"- command: `{first or 'not recorded'}`",
+        *(f"- command: `{c}`" for c in commands),  # each that added to the results, in order
         f"- machine: {cpu}, {m.get('cores', '?')} cores, {device}, torch {m.get('torch', '?')}, "
         f"load average {m.get('load_average_at_start', '?')} at the start",
         f"- date: {invocations[0].get('date') or record.get('date') or 'not recorded'}; wall time "

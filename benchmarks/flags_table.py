@@ -164,7 +164,9 @@ def main() -> None:
         *region_rows(regions),
         "",
         "cxr: the models of `benchmarks/targets.py --minutes 15` (deterministic: the calibrated "
-        "run above). synthetic: the models of `seguq benchmark "
+        "run above). vessels: the converged seed-0 models of `seguq benchmark "
+        "benchmarks/configs/vessels-256.yaml` (`--source DIR/sets/test.csv`: the protocol's 20 "
+        "DRIVE test images at 256 px as hosts). synthetic: the models of `seguq benchmark "
         "benchmarks/configs/synthetic-quick.yaml --jobs 2` (6 epochs of 10 steps at 64 px: far "
         "from converged; its 15 test images as hosts, patches of JSRT radiographs).",
         "",

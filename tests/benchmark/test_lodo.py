@@ -71,6 +71,9 @@ def test_tiny_run_writes_tables_and_resumes(tiny_manifest, make_config, tmp_path
         progress=False,
     )
     assert (job / "eval.json").stat().st_mtime_ns == stamp  # resumed: nothing recomputed
+    # the resumed run's record keeps the first invocation: their wall times add up
+    invocations = json.loads((out / "results.json").read_text())["invocations"]
+    assert len(invocations) == 2 and invocations[0]["wall_seconds"] == results["wall_seconds"]
     only = run_lodo(
         str(tiny_manifest),
         variants,

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from seguq.benchmark.invocations import earlier_invocations, invocation
 from seguq.benchmark.stages import case_dice
 from seguq.benchmark.tables import (
     SEGMENTATION_METRICS,
@@ -140,6 +141,7 @@ def run_lodo(
             wall_seconds=time.perf_counter() - start,
             command=command,
         )
+        results["invocations"] = [*earlier_invocations(out), invocation(results)]
         _write_tables(results, out, data)
     return results
 

@@ -19,7 +19,6 @@ protocol's order, the same as one after another.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from seguq.benchmark.invocations import earlier_invocations, invocation
 from seguq.benchmark.launchers import Cluster, check_launcher, run_submitit
 from seguq.benchmark.protocol import Protocol, claim_output
 from seguq.benchmark.sets import prepare_sets
@@ -143,7 +143,7 @@ def _run_protocol(
     results["date"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     results["wall_seconds"] = time.perf_counter() - start
     results["command"] = command
-    results["invocations"] = [*_earlier_invocations(out), _invocation(results)]
+    results["invocations"] = [*earlier_invocations(out), invocation(results)]
     write_results(out, results)
     say(f"wrote {out / 'results.md'}")
     return results
@@ -153,20 +153,6 @@ def _threads_each(protocol: Protocol, at_once: int) -> int:
     """CPU threads of each of `at_once` runs sharing a machine: the protocol's threads (or the
     free cores) split between them."""
     return max(1, (protocol.base.train.threads or default_threads()) // max(1, at_once))
-
-
-def _invocation(results: dict) -> dict:
-    return {k: results.get(k) for k in ("date", "wall_seconds", "command")}
-
-
-def _earlier_invocations(out: Path) -> list[dict]:
-    """The finished invocations recorded by an earlier results.json in `out` (a benchmark
-    resumed or re-summarised in the same folder): their wall times add up to the benchmark's."""
-    try:
-        earlier = json.loads((out / "results.json").read_text())
-    except (OSError, ValueError):
-        return []
-    return list(earlier.get("invocations") or [_invocation(earlier)])
 
 
 def _run_parallel(
