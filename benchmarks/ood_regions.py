@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -28,9 +27,7 @@ from seguq.engine.checkpoint import load_method, resolve_model
 from seguq.engine.evaluate import evaluate
 from seguq.engine.ood_regions import ood_regions
 from seguq.engine.predict import predict
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seguq.machine_info import describe_machine as machine_info  # noqa: E402
+from seguq.machine_info import describe_machine as machine_info
 
 DATA = Path(os.environ.get("SEGUQ_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PROTOCOLS = {

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -31,10 +30,8 @@ from seguq.data.items import ItemSet
 from seguq.data.patches import PatchDataset
 from seguq.devices import autocast, resolve_precision, set_threads
 from seguq.engine.task import SegmentationTask
+from seguq.machine_info import describe_machine as machine_info
 from seguq.methods import build_method
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seguq.machine_info import describe_machine as machine_info  # noqa: E402
 
 
 class _StepTimer(Callback):

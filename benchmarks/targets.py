@@ -23,20 +23,17 @@ import argparse
 import csv
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from seguq.benchmark.msd_split import msd_split
 from seguq.data.io import read_image, read_mask
 from seguq.engine.predict import predict
 from seguq.engine.train import train
+from seguq.machine_info import describe_machine as machine_info
 from seguq.plan import Machine, plan_run
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seguq.benchmark.msd_split import msd_split
-from seguq.machine_info import describe_machine as machine_info  # noqa: E402
 
 DATA = Path(os.environ.get("SEGUQ_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
