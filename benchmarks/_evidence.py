@@ -47,7 +47,7 @@ def is_lodo(record: dict) -> bool:
 
 def mean_sd(values: list[float], digits: int = 3) -> str:
     """mean ± std over seeds, as the benchmark's own tables write it (`seguq.benchmark.tables`:
-    population std, the std of one value not shown)."""
+    sample std, the std of one value not shown)."""
     return fmt(mean_std(values), digits)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from _evidence import PROTOCOL_RESULTS, committed
 from _flag_targets import flag_target_rows
+from _level_targets import level_target_rows
 
 ECE_TARGET, FOREGROUND_TARGET, REGION_TARGET = 0.01, 0.05, 0.90
 
@@ -199,6 +200,19 @@ def main() -> None:
             *flag_target_rows(record),
             "",
         ]
+        levels = level_target_rows(record)
+        if levels:
+            lines += [
+                f"### HUE's levels on `{record['name']}` (test set, "
+                f"{len(record['seeds'])} seeds)",
+                "",
+                "Each level sampled alone (the others at their prior mean) on the test cases, "
+                "as above; mean ± std over seeds. The variance share needs the protocol to write "
+                "the `variance` map; without it the epistemic share stands in.",
+                "",
+                *levels,
+                "",
+            ]
     sys.stdout.write("\n".join(lines))
 
 

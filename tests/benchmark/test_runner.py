@@ -47,6 +47,12 @@ def test_writes_one_row_per_method_with_every_metric(finished):
     run = results["runs"][1]
     assert (out / run["sets"]["test"]["evaluation"]).is_file()
     assert list((out / run["sets"]["test"]["pred_dir"]).glob("*_level*_total.npy"))
+    # HUE's per-level diagnostics reach results.json (shares and correlations of the total map)
+    hierarchy = run["sets"]["test"]["hierarchy"]
+    assert hierarchy["levels"] == ["level0", "level1"]
+    assert set(hierarchy["maps"]["total"]["share"]) == {"level0", "level1"}
+    assert set(hierarchy["maps"]["total"]["correlation"]) == {"level0-level1"}
+    assert results["runs"][0]["sets"]["test"]["hierarchy"] is None
     saved = json.loads((out / "results.json").read_text())
     assert saved["kind"] == "seguq-benchmark" and saved["sets"]["test"]["csv"] == "sets/test.csv"
 

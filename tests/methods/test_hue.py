@@ -169,3 +169,23 @@ def test_free_bits_make_a_small_kl_cost_nothing():
     assert prior and all(p.grad is None or torch.count_nonzero(p.grad) == 0 for p in prior)
     with pytest.raises(SeguqError, match="free_bits"):
         _hue(free_bits=-1)
+
+
+def test_kl_average_image_makes_a_nat_cost_the_same_at_every_level():
+    """Under "image" each level's per-position KL is weighted by its positions over the image's
+    pixels (1, 1/4, 1/16 for a 32 px input and 3 skips); "level" weights every level by 1."""
+    losses = {}
+    for average in ("level", "image"):
+        method = _hue(kl_average=average, beta=1.0, warmup_steps=0, prior_fraction=0.0)
+        _perturb(method)
+        torch.manual_seed(1)
+        loss, logs = method.loss(_batch())
+        kls = [logs[f"kl_level{i}"] for i in range(3)]
+        assert min(kls) > 0
+        weights = [1.0, 1.0, 1.0] if average == "level" else [1.0, 1 / 4, 1 / 16]
+        expected = logs["seg"] + sum(w * kl for w, kl in zip(weights, kls, strict=True))
+        assert loss.item() == pytest.approx(expected, rel=1e-5)
+        losses[average] = (logs["seg"], kls)
+    assert losses["level"] == pytest.approx(losses["image"], rel=1e-6)  # same forward pass
+    with pytest.raises(SeguqError, match="kl_average"):
+        _hue(kl_average="pixel")

@@ -207,6 +207,9 @@ def summarise_evaluation(result: dict) -> dict:
         "e_aurc": result.get("triage", {}).get("e_aurc"),
         "ambiguity": result.get("ambiguity"),
         "case_dice": case_dice(result),
+        # hierarchical methods predicted with --per-level: each level's share of each map and
+        # the pixel correlation between levels (seguq.engine.hierarchy; None for the others)
+        "hierarchy": result.get("hierarchy"),
     }
 
 

@@ -17,11 +17,13 @@ SEGMENTATION_METRICS = ("dice", "hd95", "assd")
 
 
 def mean_std(values: Iterable[float]) -> dict[str, float]:
-    """{"mean", "std", "n"} over the finite values (population std; NaN when none)."""
+    """{"mean", "std", "n"} over the finite values: the sample std (ddof 1; 0 for one value,
+    which the tables do not show), NaN when there are none."""
     array = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     if array.size == 0:
         return {"mean": math.nan, "std": math.nan, "n": 0}
-    return {"mean": float(array.mean()), "std": float(array.std()), "n": int(array.size)}
+    std = float(array.std(ddof=1)) if array.size > 1 else 0.0
+    return {"mean": float(array.mean()), "std": std, "n": int(array.size)}
 
 
 def class_means(evaluation: dict, metric: str) -> dict[str, float]:

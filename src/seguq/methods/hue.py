@@ -22,6 +22,8 @@ Choices (METHODS.md §1, [choice] marks; see docs/HUE.md):
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -49,7 +51,14 @@ DEFAULTS = {
     # latent position, so a level may carry this much information about the label at no cost
     # (0 = off). Against posterior collapse of a level.
     "free_bits": 0.0,
+    # How each level's KL enters the loss. "level": averaged over that level's own positions, so
+    # a nat costs 4^l (2D; 8^l in 3D) times more at level l than at full resolution. "image":
+    # summed over the level's positions and divided by the image's pixels, so a nat costs the
+    # same at every level, as in the ELBO and in PHiSeg's loss (docs/HUE.md).
+    "kl_average": "level",
 }
+
+KL_AVERAGES = ("level", "image")
 
 
 def hue_options(options: dict) -> dict:
@@ -108,6 +117,11 @@ class HUE(Method):
         self.free_bits = float(opts["free_bits"])
         if self.free_bits < 0:
             raise SeguqError(f"HUE free_bits: expected >= 0, got {self.free_bits}")
+        self.kl_average = opts["kl_average"]
+        if self.kl_average not in KL_AVERAGES:
+            raise SeguqError(
+                f"HUE kl_average: expected one of {', '.join(KL_AVERAGES)}, got {self.kl_average!r}"
+            )
         self.sample_chunk = int(opts["sample_chunk"])
         self.label_only = opts["posterior_input"] == "label"
         if opts["posterior_input"] not in ("image_label", "label"):
@@ -174,8 +188,18 @@ class HUE(Method):
 
     # --- training -----------------------------------------------------------------------------
     def kl_per_level(self, prior: dict, posterior: dict) -> dict[int, torch.Tensor]:
-        """KL(q_l || p_l) summed over latent channels, averaged over pixels and batch."""
+        """KL(q_l || p_l) summed over latent channels, averaged over the batch and over the
+        level's own positions (nats per latent position)."""
         return {i: gaussian_kl(*posterior[i], *prior[i]).sum(1).mean() for i in self.levels}
+
+    def kl_weights(self, posterior: dict, image_size: torch.Size) -> dict[int, float]:
+        """The factor of each level's per-position KL in the loss: 1 under kl_average "level";
+        the level's positions over the image's pixels under "image" (a nat costs the same at
+        every level)."""
+        if self.kl_average == "level":
+            return {i: 1.0 for i in self.levels}
+        pixels = math.prod(image_size)
+        return {i: math.prod(posterior[i][0].shape[2:]) / pixels for i in self.levels}
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """CE + soft Dice + beta * sum_l KL_l; averaged over annotators when "labels" is present.
@@ -204,7 +228,10 @@ class HUE(Method):
         prior = {i: (repeat_batch(mu, r), repeat_batch(ls, r)) for i, (mu, ls) in prior.items()}
         kls = self.kl_per_level(prior, posterior)
         # free bits: KL below the floor costs nothing (its gradient is zero there)
-        kl_total = torch.stack([kl.clamp_min(self.free_bits) for kl in kls.values()]).sum()
+        weights = self.kl_weights(posterior, x_pad.shape[2:])
+        kl_total = torch.stack(
+            [weights[i] * kl.clamp_min(self.free_bits) for i, kl in kls.items()]
+        ).sum()
         return kl_regularised_loss(
             segmentation,
             kl_total,
