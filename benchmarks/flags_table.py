@@ -165,7 +165,10 @@ def main() -> None:
         *region_rows(regions),
         "",
         "cxr: the models of `benchmarks/targets.py --minutes 15` (deterministic: the calibrated "
-        "run above). vessels: the converged seed-0 models of `seguq benchmark "
+        "run above); the two runs marked AVX2 are `targets.py --data cxr --method hue --minutes "
+        "20 --threads 1`, with and without `--set 'method.options={kl_average: image}'`, trained "
+        "side by side on a slower CPU (5 and 6 epochs of 100 steps: the plan fits the epochs to "
+        "the time). vessels: the converged seed-0 models of `seguq benchmark "
         "benchmarks/configs/vessels-256.yaml` (`--source DIR/sets/test.csv`: the protocol's 20 "
         "DRIVE test images at 256 px as hosts). synthetic: the models of `seguq benchmark "
         "benchmarks/configs/synthetic-quick.yaml --jobs 2` (6 epochs of 10 steps at 64 px: far "
@@ -203,8 +206,7 @@ def main() -> None:
         levels = level_target_rows(record)
         if levels:
             lines += [
-                f"### HUE's levels on `{record['name']}` (test set, "
-                f"{len(record['seeds'])} seeds)",
+                f"### HUE's levels on `{record['name']}` (test set, {len(record['seeds'])} seeds)",
                 "",
                 "Each level sampled alone (the others at their prior mean) on the test cases, "
                 "as above; mean ± std over seeds. The variance share needs the protocol to write "

@@ -1,6 +1,7 @@
 """The command line: a full run, and every bad-input case ending in one line and exit status 2."""
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -279,6 +280,8 @@ def test_benchmark_lodo_from_the_command_line(tiny_manifest, tmp_path, capsys):
         "site1,site2",
         "--hold-out",
         "site2",
+        "--class-names",
+        "background,rim,cup",
         "--out",
         str(out),
         "--no-progress",
@@ -287,6 +290,7 @@ def test_benchmark_lodo_from_the_command_line(tiny_manifest, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "deterministic: unseen-domain Dice" in printed and "results.md" in printed
     assert (out / "results.md").is_file()
+    assert json.loads((out / "results.json").read_text())["classes"] == ["rim", "cup"]
     assert "loso: protocol file not found" in _error(
         capsys, ["benchmark", "loso", "--out", str(out)]
     )

@@ -67,6 +67,7 @@ def _budget_overrides(args: argparse.Namespace) -> dict:
             "batch_size": args.batch_size,
             "patch_size": list(args.patch_size) if args.patch_size else None,
             "label_map": parse_label_map(args.label_map) if args.label_map else None,
+            "class_names": args.class_names,
         },
         "train": {
             "epochs": args.epochs,

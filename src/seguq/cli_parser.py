@@ -215,6 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="held-out domain's split to test ('all': every labelled case)",
     )
     bench.add_argument("--label-map")
+    bench.add_argument(
+        "--class-names",
+        type=csv_list,
+        help="lodo: one per class, background first (default: the layout's, else class1, ...)",
+    )
     bench.add_argument("--device", help="auto (default) | cpu | cuda: training and prediction")
     bench.add_argument("--precision", help="auto (default) | 32 | bf16 | 16")
     bench.add_argument(
