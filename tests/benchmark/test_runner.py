@@ -109,8 +109,12 @@ def test_jobs_in_parallel_processes_give_the_same_results(finished, tmp_path):
     assert [r["method"] for r in parallel["rows"]] == ["deterministic", "hue"]
     for one, other in zip(first["runs"], parallel["runs"], strict=True):
         assert one["method"] == other["method"] and one["seed"] == other["seed"]
-        # one thread per process (2 threads / 2 jobs), as in the sequential run's tests
-        assert other["sets"]["test"]["scores"] == pytest.approx(one["sets"]["test"]["scores"])
+        # one thread per process (2 threads / 2 jobs), as in the sequential run's tests; float32
+        # kernels in another process may differ in the last digits (seen: 1e-5 absolute on an
+        # AVX2 CPU), a different seed or method by far more
+        assert other["sets"]["test"]["scores"] == pytest.approx(
+            one["sets"]["test"]["scores"], rel=1e-3, abs=1e-4
+        )
     with pytest.raises(SeguqError, match="--jobs"):
         run_benchmark(protocol, tmp_path / "bad", progress=False, jobs=0)
 
@@ -124,7 +128,9 @@ def test_submitit_jobs_give_the_same_results(finished, tmp_path):
     jobs = run_benchmark(protocol, out, progress=False, jobs=2, launcher="submitit-local")
     for one, other in zip(first["runs"], jobs["runs"], strict=True):
         assert one["method"] == other["method"]
-        assert other["sets"]["test"]["scores"] == pytest.approx(one["sets"]["test"]["scores"])
+        assert other["sets"]["test"]["scores"] == pytest.approx(
+            one["sets"]["test"]["scores"], rel=1e-3, abs=1e-4
+        )
     assert list((out / "slurm").glob("*/*_result.pkl"))  # the jobs' own folders
     with pytest.raises(SeguqError, match="--launcher: expected one of"):
         run_benchmark(protocol, tmp_path / "bad", progress=False, launcher="pbs")
