@@ -13,13 +13,15 @@ from seguq.benchmark.evidence import Study
 SHARE_TARGET, CORRELATION_LIMIT = 0.05, 0.9
 
 
-def _max_correlation(maps: dict, name: str, level: str) -> float | None:
+def max_correlation(maps: dict, name: str, level: str) -> float | None:
+    """The largest pixel correlation of `level`'s map `name` with another level's (None: none)."""
     pairs = maps.get(name, {}).get("correlation", {})
     values = [v for k, v in pairs.items() if level in k.split("-") and v is not None]
     return max(values, default=None)
 
 
-def _share(maps: dict, name: str, level: str) -> float | None:
+def share(maps: dict, name: str, level: str) -> float | None:
+    """`level`'s share of the all-level map `name` (None when that map was not written)."""
     return maps.get(name, {}).get("share", {}).get(level)
 
 
@@ -34,26 +36,18 @@ def level_target_rows(record: dict, set_name: str = "test") -> list[str]:
             continue
         dice = mean_sd([e.get("dice_mean") for e in entries])
         for level in found[0]["levels"]:
-            variance = [_share(h["maps"], "variance", level) for h in found]
-            epistemic = [_share(h["maps"], "epistemic", level) for h in found]
-            correlation = [_max_correlation(h["maps"], "epistemic", level) for h in found]
+            variance = [share(h["maps"], "variance", level) for h in found]
+            epistemic = [share(h["maps"], "epistemic", level) for h in found]
+            correlation = [max_correlation(h["maps"], "epistemic", level) for h in found]
             shares = [v for v in variance if v is not None] or [
                 v for v in epistemic if v is not None
             ]
             corr = [v for v in correlation if v is not None]
             met = bool(shares) and np.mean(shares) >= SHARE_TARGET
             met = met and (not corr or np.mean(corr) < CORRELATION_LIMIT)
-            rows.append(
-                [
-                    method,
-                    dice,
-                    level,
-                    mean_sd(variance) if any(v is not None for v in variance) else "–",
-                    mean_sd(epistemic) if any(v is not None for v in epistemic) else "–",
-                    mean_sd(correlation) if corr else "–",
-                    "met" if met else "**not met**",
-                ]
-            )
+            # mean_sd writes "–" where no seed has the value
+            cells = [mean_sd(variance), mean_sd(epistemic), mean_sd(correlation)]
+            rows.append([method, dice, level, *cells, "met" if met else "**not met**"])
     if not rows:
         return []
     columns = [

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from _evidence import PROTOCOL_RESULTS, committed
 from _flag_targets import flag_target_rows
-from _level_targets import level_target_rows
+from _level_targets import level_target_rows, max_correlation, share
 
 ECE_TARGET, FOREGROUND_TARGET, REGION_TARGET = 0.01, 0.05, 0.90
 
@@ -98,17 +98,12 @@ def level_rows(records: list[dict]) -> list[str]:
             continue
         maps = hierarchy["maps"]
         for level in hierarchy["levels"]:
-            variance = maps.get("variance", {}).get("share", {}).get(level)
-            epistemic = maps.get("epistemic", {})
-            share = epistemic.get("share", {}).get(level)
-            pairs = [
-                v
-                for k, v in epistemic.get("correlation", {}).items()
-                if level in k.split("-") and v is not None
-            ]
+            variance = share(maps, "variance", level)
+            epistemic = share(maps, "epistemic", level)
+            correlation = max_correlation(maps, "epistemic", level)
             rows.append(
                 f"| {r['data']} | {r['label']} | {_num(hierarchy.get('dice'))} | {level} | "
-                f"{_num(variance, 3)} | {_num(share, 3)} | {_num(max(pairs, default=None), 3)} |"
+                f"{_num(variance, 3)} | {_num(epistemic, 3)} | {_num(correlation, 3)} |"
             )
     return rows
 
