@@ -11,7 +11,9 @@ levels' maps on the unaltered cases (`seguq evaluate`'s "hierarchy").
 Protocols (as in targets.py): cxr: 20 JSRT fold2 cases (seeded), patches of HC18 ultrasound
 images and striped objects; vessels: the 20 DRIVE test images, patches of JSRT radiographs;
 synthetic: 20 cases of a synthetic benchmark's test set, patches of JSRT radiographs.
-Writes OUT/results.json.
+Runs trained before seguq fitted the per-pixel feature statistics get them with
+`--fit-feature-maps` (adds the run's feature_map_reference.npz; `seguq.refit_feature_maps`), so
+that the `feature` map is scored too. Writes OUT/results.json.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ import time
 from pathlib import Path
 
 from seguq.benchmark.prepare import write_subset
+from seguq.engine.after_training import refit_feature_maps
 from seguq.engine.checkpoint import load_method, resolve_model
 from seguq.engine.evaluate import evaluate
 from seguq.engine.ood_regions import ood_regions
 from seguq.engine.predict import predict
+from seguq.feature_maps import FILE as FEATURE_MAP_FILE
 from seguq.machine_info import describe_machine as machine_info
 
 DATA = Path(os.environ.get("SEGUQ_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -65,6 +69,11 @@ def main() -> None:
     parser.add_argument("--label", default="", help="the run's name in the tables")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--source", help="the host images instead of the protocol's")
+    parser.add_argument(
+        "--fit-feature-maps",
+        action="store_true",
+        help="fit the run's per-pixel feature statistics first when it has none",
+    )
     args = parser.parse_args()
     spec = PROTOCOLS[args.data]
     if not (args.source or spec["source"]):
@@ -81,7 +90,11 @@ def main() -> None:
         limit=CASES,
         seed=0,
     )
-    hierarchical = bool(load_method(resolve_model(args.run)).level_names)
+    checkpoint = resolve_model(args.run)
+    if args.fit_feature_maps and not (checkpoint.parent.parent / FEATURE_MAP_FILE).is_file():
+        refit_feature_maps(checkpoint.parent.parent)
+    method = load_method(checkpoint)
+    hierarchical = bool(method.level_names)
     hierarchy = levels_of(args, source) if hierarchical else None
     regions = ood_regions(
         args.run,
@@ -99,6 +112,7 @@ def main() -> None:
         "run": str(args.run),
         "label": args.label or regions["method"],
         "method": regions["method"],
+        "seed": method.config.train.seed,
         "machine": machine_info(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "hierarchy": hierarchy,

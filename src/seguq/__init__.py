@@ -19,6 +19,7 @@ _EXPORTS = {
     "predict": ("seguq.engine.predict", "predict"),
     "evaluate": ("seguq.engine.evaluate", "evaluate"),
     "from_nnunet": ("seguq.engine.from_nnunet", "from_nnunet"),
+    "refit_feature_maps": ("seguq.engine.after_training", "refit_feature_maps"),
     "SeguqError": ("seguq.errors", "SeguqError"),
 }
 __all__ = sorted(_EXPORTS)

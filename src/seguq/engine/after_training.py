@@ -14,19 +14,24 @@ from seguq.data.items import read_case
 from seguq.data.roi import region_of_interest
 from seguq.data.sources import Source
 from seguq.devices import accelerator_device
-from seguq.engine.case_features import pooled_features
+from seguq.engine.case_features import case_features, pooled_features
 from seguq.engine.case_sampling import Inference, sample_case, sample_input
 from seguq.engine.case_writer import case_score
 from seguq.engine.checkpoint import load_method, read_checkpoint, save_checkpoint
 from seguq.engine.ood_reference import OODReference
 from seguq.engine.predict_state import case_seed
+from seguq.errors import SeguqError
+from seguq.feature_maps import FILE as FEATURE_MAP_FILE
+from seguq.feature_maps import FeatureMapReference
 from seguq.features import FeatureReference
 from seguq.methods import Method
 from seguq.metrics.calibration import fit_temperature
 from seguq.progress import progress as progress_bar
 
-# Training cases whose features the feature reference is fitted on at most (a seeded sample).
+# Training cases whose features the feature references are fitted on at most (a seeded sample).
 FEATURE_CASES = 200
+# Positions per level, over all those cases, that the per-pixel feature map is fitted on.
+FEATURE_POSITIONS = 50_000
 
 
 def finish_run(
@@ -40,7 +45,8 @@ def finish_run(
 ) -> None:
     """What a run stores after training: the temperature (when `method.calibrate`), the
     training cases' feature statistics (`feature_reference.npz`), and the OOD reference: the
-    OOD components of the validation cases, or of `calibration` cases when given.
+    OOD components of the validation cases, or of `calibration` cases when given; the
+    per-pixel feature statistics too (`feature_map_reference.npz`, the `feature` map).
 
     Every case is seen exactly as prediction will see it: preprocessed as the run was trained,
     through the same windows, and (for the uncertainty score) restored to the input's grid.
@@ -58,8 +64,11 @@ def finish_run(
     features = None
     if train_cases:
         sample = _sample_of(train_cases, config.train.seed)
-        features = fit_features(method, sample, inference, progress)
+        features, feature_maps = fit_features(
+            method, sample, inference, config.train.seed, progress
+        )
         features.save(run_dir)
+        feature_maps.save(run_dir)
     cases = calibration or val_cases
     origin = f"{len(cases)} cases of {calibration_name}" if calibration else "validation cases"
     reference_of(method, cases, inference, features, origin, progress).save(run_dir)
@@ -73,15 +82,49 @@ def _sample_of(cases: list[Case], seed: int) -> list[Case]:
 
 
 def fit_features(
-    method: Method, cases: list[Case], inference: Inference, progress: bool = False
-) -> FeatureReference:
-    """Per-level statistics of the cases' pooled encoder features."""
-    pooled = []
+    method: Method, cases: list[Case], inference: Inference, seed: int, progress: bool = False
+) -> tuple[FeatureReference, FeatureMapReference]:
+    """Per-level statistics of the cases' pooled encoder features, and of the features at
+    `FEATURE_POSITIONS` positions drawn (seeded) evenly from the cases."""
+    pooled, rows = [], []
+    rng = np.random.default_rng(seed)
+    per_case = -(-FEATURE_POSITIONS // max(len(cases), 1))
     for case in progress_bar(cases, "feature statistics", "case", progress):
         raw, geometry = read_image(case.images)
         image = inference.preprocessing.image(raw, geometry, case.image)
-        pooled.append(pooled_features(method, image, inference))
-    return FeatureReference.fit(pooled)
+        case_pooled, case_rows = case_features(method, image, inference, per_case, rng)
+        pooled.append(case_pooled)
+        rows.append(case_rows)
+    levels = [np.concatenate(level) for level in zip(*rows, strict=True)]
+    return FeatureReference.fit(pooled), FeatureMapReference.fit(levels)
+
+
+def refit_feature_maps(run_dir: Path, progress: bool = False) -> Path:
+    """Fit and save the per-pixel feature statistics of a run trained without them (before
+    seguq had the `feature` map): the same seeded sample of its training cases as training
+    uses. Adds `feature_map_reference.npz`; nothing else in the run changes.
+
+    Raises:
+        SeguqError: no run there, its data gone, or the run already has the statistics.
+    """
+    from seguq.data.sources import load_source
+    from seguq.engine.splits import split_cases
+
+    run_dir = Path(run_dir)
+    if (run_dir / FEATURE_MAP_FILE).exists():
+        raise SeguqError(f"{run_dir}: already has {FEATURE_MAP_FILE}")
+    method = load_method(run_dir / "checkpoints" / "best.pt")
+    config = method.config
+    device = accelerator_device(config.train.accelerator)
+    inference = Inference.for_run(config, device, config.train.precision)
+    method.to(device)
+    source = load_source(
+        config.data.source, label_map=config.data.label_map, class_names=config.data.class_names
+    )
+    train_cases, _ = split_cases(source, config)
+    sample = _sample_of(train_cases, config.train.seed)
+    _, feature_maps = fit_features(method, sample, inference, config.train.seed, progress)
+    return feature_maps.save(run_dir)
 
 
 def case_components(

@@ -115,7 +115,7 @@ def from_nnunet(
         SeguqError: a folder or case is missing, a file is unreadable or does not fit its
             image, or the output folder holds other results without `overwrite`.
     """
-    map_names = parse_maps(maps)
+    map_names = parse_maps(maps, feature=False)  # no encoder here
     if not 0 < ood_alpha < 1:
         raise SeguqError(f"--ood-alpha: expected a value in (0, 1), got {ood_alpha}")
     members = _Members.scan(folds, "--folds")

@@ -2,7 +2,8 @@
 
 Foreign content (patches of another modality, synthetic striped objects; `seguq.benchmark.
 insertions`) is inserted into in-distribution images; the model predicts the altered images, and
-every uncertainty map (and, for hierarchical methods, every level's map) is scored as a pixel
+every uncertainty map (and, for hierarchical methods, every level's map), and the per-pixel
+feature distance when the run has its statistics (`feature`), is scored as a pixel
 detector of the inserted region: pixel AUROC, AUPR and FPR at 95% TPR (the region's pixels are
 the positives, every other pixel a negative), pooled over the cases from a seeded subsample of at
 most 20,000 pixels per case.
@@ -23,9 +24,11 @@ from seguq.data.case import select_cases
 from seguq.data.io import atomic_write, read_mask
 from seguq.data.maps import MAP_ENDINGS, find_output, read_map
 from seguq.data.sources import load_source
+from seguq.engine.checkpoint import resolve_model
 from seguq.engine.evaluate import json_safe, read_prediction_info
-from seguq.engine.predict import predict, seeded_subset
+from seguq.engine.predict import FEATURE_MAP, predict, seeded_subset
 from seguq.errors import SeguqError
+from seguq.feature_maps import FILE as FEATURE_MAP_FILE
 from seguq.metrics.error_detection import ErrorDetectionAccumulator
 
 MAPS = ("total", "aleatoric", "epistemic")
@@ -45,7 +48,8 @@ def region_detection(pred_dir: Path, manifest: Path) -> dict:
     info = read_prediction_info(pred_dir)
     names = list(info.get("maps") or [])
     keys = [(name, name, "") for name in names]
-    keys += [(f"{lv} {n}", n, f"_{lv}") for lv in info.get("levels") or [] for n in names]
+    sampled = [n for n in names if n != FEATURE_MAP]  # the maps written per level
+    keys += [(f"{lv} {n}", n, f"_{lv}") for lv in info.get("levels") or [] for n in sampled]
     with Path(manifest).open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     pooled = {key: ErrorDetectionAccumulator(seed=0) for key, _, _ in keys}
@@ -137,7 +141,7 @@ def ood_regions(
         model,
         manifest,
         out / "prediction",
-        maps=list(MAPS),
+        maps=[*MAPS, *([FEATURE_MAP] if _has_feature_maps(model) else [])],
         save_probs=False,
         per_level=per_level,
         seed=seed,
@@ -160,6 +164,10 @@ def ood_regions(
     }
     atomic_write(result_path, lambda tmp: tmp.write_text(json.dumps(json_safe(result), indent=2)))
     return result
+
+
+def _has_feature_maps(model: Path) -> bool:
+    return (resolve_model(Path(model)).parent.parent / FEATURE_MAP_FILE).is_file()
 
 
 def summary_lines(result: dict) -> list[str]:

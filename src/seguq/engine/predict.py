@@ -35,12 +35,17 @@ from seguq.engine.predict_state import (
     write_scores,
 )
 from seguq.errors import SeguqError
+from seguq.feature_maps import FILE as FEATURE_MAP_FILE
+from seguq.feature_maps import FeatureMapReference
 from seguq.features import FeatureReference
 from seguq.interop.nnunet_files import write_folder_files
 from seguq.progress import progress as progress_bar
 from seguq.uncertainty import UNCERTAINTY_MAPS
 
 log = logging.getLogger(__name__)
+
+# The per-pixel feature-distance map's name in --maps and in the output files.
+FEATURE_MAP = "feature"
 
 # "nnunet": also nnU-Net's <id>.npz + <id>.pkl and the folder's dataset.json and plans.json.
 OUTPUT_FORMATS = ("seguq", "nnunet")
@@ -63,17 +68,37 @@ def seeded_subset(cases: list, count: int, seed: int) -> list:
     return [cases[i] for i in sorted(chosen)]
 
 
-def parse_maps(text: str | Sequence[str]) -> list[str]:
-    """ "total,epistemic" -> ["total", "epistemic"], checking each name.
+def parse_maps(text: str | Sequence[str], feature: bool = True) -> list[str]:
+    """ "total,epistemic" -> ["total", "epistemic"], checking each name: the uncertainty maps
+    and, with `feature`, the per-pixel feature distance (`seguq.feature_maps`).
 
     Raises:
         SeguqError: an unknown map name.
     """
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
+    known = [*UNCERTAINTY_MAPS, *([FEATURE_MAP] if feature else [])]
     for name in names:
-        if name not in UNCERTAINTY_MAPS:
-            raise SeguqError(f"--maps: unknown map '{name}' (known: {', '.join(UNCERTAINTY_MAPS)})")
-    return names
+        if name not in known:
+            raise SeguqError(f"--maps: unknown map '{name}' (known: {', '.join(known)})")
+    return list(dict.fromkeys(names))
+
+
+def feature_maps_of(checkpoint: Path, map_names: list[str]) -> FeatureMapReference | None:
+    """The run's per-pixel feature statistics when `feature` is asked for.
+
+    Raises:
+        SeguqError: `feature` asked of a run without them.
+    """
+    if FEATURE_MAP not in map_names:
+        return None
+    run_dir = checkpoint.parent.parent
+    reference = FeatureMapReference.load(run_dir)
+    if reference is None:
+        raise SeguqError(
+            f"--maps feature: {run_dir} has no {FEATURE_MAP_FILE} (trained before seguq fitted "
+            "it; add it with seguq.refit_feature_maps(RUN))"
+        )
+    return reference
 
 
 def predict(
@@ -148,6 +173,7 @@ def predict(
     set_threads(threads)
     map_names = parse_maps(maps)
     checkpoint = resolve_model(Path(model))
+    feature_maps = feature_maps_of(checkpoint, map_names)
     method = load_method(checkpoint)
     config = method.config
     inference = Inference.for_run(config, device, precision)
@@ -202,11 +228,23 @@ def predict(
         return PredictResult(folder.path, folder.path / "scores.csv", len(cases))
     done = claim_prediction_folder(folder, settings, overwrite=overwrite, resume=resume or reuse)
     nnunet = output_format == "nnunet"
+    sampled_maps = [name for name in map_names if name != FEATURE_MAP]
     writer = CaseWriter(
-        folder.path, map_names, save_probs, save_samples, float_format, nnunet, map_dtype
+        folder.path, sampled_maps, save_probs, save_samples, float_format, nnunet, map_dtype
     )
     features = FeatureReference.load(checkpoint.parent.parent)
-    job = _Job(samples, config, inference, writer, reference, features, alpha, flagging, per_level)
+    job = _Job(
+        samples,
+        config,
+        inference,
+        writer,
+        reference,
+        features,
+        feature_maps,
+        alpha,
+        flagging,
+        per_level,
+    )
     todo = [case for case in cases if case.id not in done]
     if done and progress:
         log.warning("%s: resuming, %d of %d cases already done", folder.path, len(done), len(cases))
@@ -290,6 +328,7 @@ class _Job:
     writer: CaseWriter
     reference: OODReference | None  # None: no p-values
     features: FeatureReference | None  # None: no feature distances
+    feature_maps: FeatureMapReference | None  # None: no `feature` map
     alpha: float
     flag: bool  # p < alpha can be reached with the reference's size
     per_level: bool
@@ -311,6 +350,9 @@ def _predict_case(method, case, job: _Job) -> dict[str, object]:
         aux = sample(_auxiliary_sampler(method), 1, normalise=False)[0]
         for name, values in zip(method.auxiliary_map_names, aux, strict=True):
             job.writer.write_map(f"{case.id}_{name}", values, geometry)
+    if job.feature_maps is not None:
+        values = feature_map(method, job.feature_maps, raw, geometry, job.inference, case.image)
+        job.writer.write_map(f"{case.id}_{FEATURE_MAP}", values, geometry)
     if job.per_level:
         for level in method.level_names:
             level_probs = sample(partial(method.sample_level, level=level), job.samples)
@@ -330,6 +372,19 @@ def _predict_case(method, case, job: _Job) -> dict[str, object]:
 def _auxiliary_sampler(method):
     """The method's own maps (B, M, H, W) in the sampler shape (1, B, M, H, W)."""
     return lambda x, n=None: method.auxiliary_maps(x).unsqueeze(0)
+
+
+def feature_map(
+    method, reference: FeatureMapReference, raw, geometry, inference: Inference, path: str = ""
+) -> torch.Tensor:
+    """The per-pixel feature distance of one raw image, on the input's grid (*spatial): the
+    encoder run over the same windows (or slices) as the samples, the windows' maps blended."""
+
+    def sampler(x: torch.Tensor, n: int | None = None) -> torch.Tensor:
+        distances = reference.distance_map(method.encoder_features(x), x.shape[2:])
+        return distances[None, :, None]  # (B, *spatial) in the sampler shape (1, B, 1, *spatial)
+
+    return sample_input(sampler, raw, geometry, 1, inference, path=path, normalise=False)[0, 0]
 
 
 def score_row(

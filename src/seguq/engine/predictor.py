@@ -19,7 +19,14 @@ from seguq.engine.case_sampling import Inference, sample_input
 from seguq.engine.case_writer import case_outputs
 from seguq.engine.checkpoint import load_method, resolve_model
 from seguq.engine.ood_reference import flag_possible
-from seguq.engine.predict import ood_reference_for, parse_maps, score_row
+from seguq.engine.predict import (
+    FEATURE_MAP,
+    feature_map,
+    feature_maps_of,
+    ood_reference_for,
+    parse_maps,
+    score_row,
+)
 from seguq.engine.predict_state import case_seed
 from seguq.errors import SeguqError
 from seguq.features import FeatureReference
@@ -91,6 +98,7 @@ class Predictor:
         )
         self.flag = flag_possible(self.reference, self.alpha, checkpoint)
         self.features = FeatureReference.load(checkpoint.parent.parent)
+        self.feature_maps = feature_maps_of(checkpoint, self.maps)
 
     @property
     def class_names(self) -> list[str]:
@@ -132,7 +140,7 @@ class Predictor:
             path=where,
             shared_noise=self.method.image_level_latent,
         )
-        outputs = case_outputs(probs, self.maps)
+        outputs = case_outputs(probs, [name for name in self.maps if name != FEATURE_MAP])
         components = case_components(
             self.method, raw, geometry, probs, self.inference, self.features, where
         )
@@ -149,10 +157,19 @@ class Predictor:
         return Prediction(
             mask=outputs.labels.numpy().astype(np.uint8),
             probabilities=outputs.mean.numpy(),
-            maps={name: outputs.maps[name].numpy() for name in self.maps},
+            maps=self._maps(outputs, raw, geometry, where),
             scores=scores,
             geometry=geometry,
         )
+
+    def _maps(self, outputs, raw: np.ndarray, geometry: Geometry, where: str) -> dict:
+        maps = {name: values.numpy() for name, values in outputs.maps.items()}
+        if self.feature_maps is not None:
+            distances = feature_map(
+                self.method, self.feature_maps, raw, geometry, self.inference, where
+            )
+            maps[FEATURE_MAP] = distances.numpy()
+        return {name: maps[name] for name in self.maps}
 
     def _array(
         self, image: np.ndarray, spacing: Sequence[float] | None
