@@ -1,7 +1,8 @@
 """One case's encoder features per level, for the feature-space OOD scores: pooled (averaged
 over space: is the image foreign?) and, while fitting the per-pixel map, a sample of positions
-(`seguq.feature_maps`: where is it foreign?). The whole preprocessed image goes through the
-method's encoder; a 2D model on a volume sees it slice by slice."""
+(`seguq.feature_maps`: where is it foreign?), and the per-pixel distance map itself. The whole
+preprocessed image goes through the method's encoder, not the sliding windows of the samples
+(whose borders would change the features); a 2D model on a volume sees it slice by slice."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from seguq.data.arrays import to_slices
+from seguq.data.arrays import from_slices, to_slices
 from seguq.devices import autocast
 from seguq.engine.case_sampling import SLICE_BATCH, Inference
-from seguq.feature_maps import level_strides, sample_positions
+from seguq.feature_maps import FeatureMapReference, level_strides, sample_positions
 from seguq.methods import Method
 
 
@@ -72,3 +73,17 @@ def case_features(
     assert sums is not None
     pooled = [level / total for level in sums]
     return pooled, [np.concatenate(level) for level in rows]
+
+
+def distance_map(
+    method: Method, image: np.ndarray, reference: FeatureMapReference, inference: Inference
+) -> torch.Tensor:
+    """The per-pixel feature distance of one preprocessed image (C, *grid): (*grid), CPU."""
+    pieces = []
+    for batch in _batches(image, inference):
+        features = _encode(method, batch, inference)
+        pieces.append(reference.distance_map(features, batch.shape[2:]).cpu())
+    if image.ndim - 1 == inference.spatial_dims:
+        return pieces[0][0]
+    planes = list(torch.cat(pieces).numpy()[:, None])  # each (1, h, w)
+    return torch.from_numpy(from_slices(planes, inference.slice_axis))[0]

@@ -20,6 +20,7 @@ from seguq.data.sources import load_source
 from seguq.data.writers import MAP_DTYPES
 from seguq.devices import set_threads
 from seguq.engine.after_training import case_components
+from seguq.engine.case_features import distance_map
 from seguq.engine.case_sampling import Inference, sample_input
 from seguq.engine.case_writer import CaseWriter
 from seguq.engine.checkpoint import load_method, resolve_model
@@ -377,14 +378,12 @@ def _auxiliary_sampler(method):
 def feature_map(
     method, reference: FeatureMapReference, raw, geometry, inference: Inference, path: str = ""
 ) -> torch.Tensor:
-    """The per-pixel feature distance of one raw image, on the input's grid (*spatial): the
-    encoder run over the same windows (or slices) as the samples, the windows' maps blended."""
-
-    def sampler(x: torch.Tensor, n: int | None = None) -> torch.Tensor:
-        distances = reference.distance_map(method.encoder_features(x), x.shape[2:])
-        return distances[None, :, None]  # (B, *spatial) in the sampler shape (1, B, 1, *spatial)
-
-    return sample_input(sampler, raw, geometry, 1, inference, path=path, normalise=False)[0, 0]
+    """The per-pixel feature distance of one raw image on the input's grid (*spatial):
+    preprocessed as the run was trained, the whole image through the encoder (as the
+    statistics were fitted), restored to the input's grid."""
+    image = inference.preprocessing.image(raw, geometry, path)
+    values = distance_map(method, image, reference, inference)[None, None]
+    return inference.preprocessing.restore(values, geometry, normalise=False)[0, 0]
 
 
 def score_row(
