@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from _evidence import PROTOCOL_RESULTS, committed
+from _evidence import PROTOCOL_RESULTS, committed, mean_sd, table
 from _flag_targets import flag_target_rows
 from _level_targets import level_target_rows, max_correlation, share
 
@@ -86,6 +86,36 @@ def region_rows(records: list[dict]) -> list[str]:
     return rows
 
 
+def seed_region_rows(records: list[dict]) -> list[str]:
+    """Per run label and map, mean ± std over the seeds' pixel AUROC (all, patch, object) and
+    FPR95; per level, the epistemic map only (as above)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["data"], r["label"]), []).append(r["regions"])
+    rows = []
+    for (data, label), runs in sorted(groups.items()):
+        for key in runs[0]["maps"]:
+            if "level" in key and not key.endswith("epistemic"):
+                continue
+            kinds = [
+                [run["by_kind"].get(k, {}).get(key, {}).get("auroc") for run in runs]
+                for k in ("patch", "object")
+            ]
+            rows.append(
+                [
+                    data,
+                    label,
+                    f"{len(runs)}",
+                    key,
+                    mean_sd([run["maps"][key]["auroc"] for run in runs]),
+                    *(mean_sd(values) for values in kinds),
+                    mean_sd([run["maps"][key]["fpr95"] for run in runs]),
+                ]
+            )
+    columns = ["data", "run", "seeds", "map", "pixel AUROC", "patch", "object", "FPR95"]
+    return table(columns, rows) if rows else []
+
+
 def level_rows(records: list[dict]) -> list[str]:
     rows = [
         "| data | run | Dice | level | share of the sample variance | share of the epistemic "
@@ -116,7 +146,8 @@ def default_inputs() -> list[str]:
 def main() -> None:
     records = [json.loads(Path(p).read_text()) for p in sys.argv[1:] or default_inputs()]
     calibration = [r for r in records if "temperature" in r]
-    regions = [r for r in records if "regions" in r]
+    regions = [r for r in records if "regions" in r and "seed" not in r]
+    seeded = [r for r in records if "regions" in r and "seed" in r]
     protocols = [r for r in records if r.get("kind") == "seguq-benchmark" and r.get("runs")]
     lines = [
         "# Calibration, OOD regions and HUE's levels (generated)",
@@ -170,6 +201,18 @@ def main() -> None:
         "from converged; its 15 test images as hosts, patches of JSRT radiographs).",
         "",
         *(f"- {r['data']} {r['label']}: {_machine(r)}, {r['date']}." for r in regions),
+        "",
+        "### The feature map, every seed",
+        "",
+        "The same protocol on the converged models of `seguq benchmark benchmarks/configs/"
+        "hue-levels-vessels.yaml` (3 seeds each; `--source DIR/sets/test.csv`, "
+        "`--fit-feature-maps`), mean ± std over seeds. `feature`: the per-pixel Mahalanobis "
+        "distance of the encoder features to the training images' (`seguq predict --maps "
+        "feature`; docs/DESIGN.md).",
+        "",
+        *seed_region_rows(seeded),
+        "",
+        *sorted({f"- {r['data']} {r['label']}: {_machine(r)}, {r['date'][:10]}." for r in seeded}),
         "",
         "## HUE's levels",
         "",

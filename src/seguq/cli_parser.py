@@ -55,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="samples S (default: 1 deterministic/pixelwise, members ensemble, flips tta, else 16)",
     )
     predict.add_argument(
-        "--maps", default="total", help="comma-separated: total,aleatoric,epistemic,variance"
+        "--maps",
+        default="total",
+        help="comma-separated: total,aleatoric,epistemic,variance, and feature (per-pixel "
+        "feature distance to the training images: where the image is foreign)",
     )
     predict.add_argument(
         "--save-samples", type=NON_NEGATIVE, default=0, metavar="K", help="write K sampled masks"

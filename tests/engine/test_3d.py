@@ -65,7 +65,7 @@ def test_every_method_trains_and_predicts_in_3d(volumes, tmp_path, method):
         volumes / "imagesTr" / "v3_0000.nii.gz",
         tmp_path / "pred",
         samples=2,
-        maps=["total", "epistemic"],
+        maps=["total", "epistemic", "feature"],
         per_level=per_level,
         progress=False,
     ).out_dir
@@ -73,9 +73,10 @@ def test_every_method_trains_and_predicts_in_3d(volumes, tmp_path, method):
     mask = nib.load(out / "v3_0000_mask.nii.gz")
     probs = nib.load(out / "v3_0000_probs.nii.gz")
     total = nib.load(out / "v3_0000_total.nii.gz")
+    feature = nib.load(out / "v3_0000_feature.nii.gz")
     assert mask.shape == source.shape == (25, 18, 12) and probs.shape == (25, 18, 12, 2)
-    assert total.shape == source.shape
-    for image in (mask, probs, total):
+    assert total.shape == feature.shape == source.shape
+    for image in (mask, probs, total, feature):
         assert np.allclose(image.affine, source.affine)
         assert image.header.get_zooms()[:3] == source.header.get_zooms()
     assert np.allclose(np.asarray(probs.dataobj).sum(-1), 1.0, atol=1e-4)

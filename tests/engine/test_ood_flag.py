@@ -9,6 +9,7 @@ import logging
 import numpy as np
 import pytest
 
+from seguq.data.maps import MAP_ENDINGS, find_output, read_map
 from seguq.engine.ood_reference import OODReference, cases_needed, conformal_p_value
 from seguq.engine.predict import predict
 
@@ -100,11 +101,15 @@ def test_an_obviously_foreign_image_gets_the_smallest_p_value(
         run,
         foreign,
         tmp_path / "p",
+        maps=["total", "feature"],
         calibration_data=tiny_manifest.parent / "site_calibration.csv",
         ood_alpha=0.1,
         progress=False,
     ).out_dir
     (row,) = _rows(out)
+    # and every method's encoder levels give a per-pixel feature distance on the input's grid
+    distances = read_map(find_output(out, "gradient", "feature", MAP_ENDINGS), 2)
+    assert distances.shape == (64, 64) and np.isfinite(distances).all() and distances.min() > 0
     n = json.loads((out / "prediction.json").read_text())["ood"]["reference_cases"]
     assert float(row["p_value"]) == pytest.approx(1 / (n + 1)) and row["ood"] == "true"
     assert {"uncertainty", "feature_level0"} <= set(row)

@@ -75,7 +75,7 @@ def test_cli_inserts_predicts_and_scores(trained_run, tiny_manifest, tmp_path, c
     printed = capsys.readouterr().out
     assert "4 altered images" in printed and "total: AUROC" in printed
     result = json.loads((out / "regions.json").read_text())
-    assert set(result["maps"]) == {"total", "aleatoric", "epistemic"}
+    assert set(result["maps"]) == {"total", "aleatoric", "epistemic", "feature"}
     assert set(result["by_kind"]) == {"patch", "object"}
     assert 0.0 <= result["maps"]["total"]["auroc"] <= 1.0
     assert main(args) == 2  # an existing result is not replaced

@@ -45,11 +45,15 @@ def test_volume_prediction_keeps_geometry(make_config, tmp_path):
     config.data.train_domains = []
     config.data.patch_size = [16, 16]
     run = train(config, tmp_path / "run").run_dir
-    out = predict(run, data / "imagesTr", tmp_path / "pred", maps=["total"], progress=False).out_dir
+    out = predict(
+        run, data / "imagesTr", tmp_path / "pred", maps=["total", "feature"], progress=False
+    ).out_dir
     mask = nib.load(out / "vol_000_mask.nii.gz")
     source = nib.load(data / "imagesTr" / "vol_000.nii.gz")
     np.testing.assert_allclose(mask.affine, affine)
     assert mask.shape == source.shape == (20, 18, 6)
+    feature = nib.load(out / "vol_000_feature.nii.gz")  # a 2D model's slices stacked back
+    assert feature.shape == source.shape and np.allclose(feature.affine, affine)
     assert mask.header.get_zooms() == source.header.get_zooms()
     probs = nib.load(out / "vol_000_probs.nii.gz")
     assert probs.shape == (20, 18, 6, 2)
