@@ -72,7 +72,9 @@ def test_missing_file_is_a_clear_error(tmp_path):
         load_protocol(tmp_path / "absent.yaml")
 
 
-@pytest.mark.parametrize("name", ["synthetic-quick", "cxr", "vessels", "seed-samples"])
+@pytest.mark.parametrize(
+    "name", ["synthetic-quick", "cxr", "vessels", "seed-samples", "vessels-256-one-seed"]
+)
 def test_shipped_configs_parse(name):
     protocol = load_protocol(CONFIGS / f"{name}.yaml")
     assert protocol.name == name and protocol.variants

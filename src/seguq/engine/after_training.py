@@ -3,6 +3,7 @@ scores that the OOD flag compares new images with."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,8 @@ from seguq.progress import progress as progress_bar
 FEATURE_CASES = 200
 # Positions per level, over all those cases, that the per-pixel feature map is fitted on.
 FEATURE_POSITIONS = 50_000
+
+log = logging.getLogger(__name__)
 
 
 def finish_run(
@@ -64,11 +67,12 @@ def finish_run(
     features = None
     if train_cases:
         sample = _sample_of(train_cases, config.train.seed)
-        features, feature_maps = fit_features(
-            method, sample, inference, config.train.seed, progress
-        )
+        features, positions = fit_features(method, sample, inference, config.train.seed, progress)
         features.save(run_dir)
-        feature_maps.save(run_dir)
+        try:
+            FeatureMapReference.fit(positions).save(run_dir)
+        except SeguqError as error:  # the trained run stands; it lacks only the `feature` map
+            log.warning("%s: no %s (%s)", run_dir, FEATURE_MAP_FILE, error)
     cases = calibration or val_cases
     origin = f"{len(cases)} cases of {calibration_name}" if calibration else "validation cases"
     reference_of(method, cases, inference, features, origin, progress).save(run_dir)
@@ -83,9 +87,10 @@ def _sample_of(cases: list[Case], seed: int) -> list[Case]:
 
 def fit_features(
     method: Method, cases: list[Case], inference: Inference, seed: int, progress: bool = False
-) -> tuple[FeatureReference, FeatureMapReference]:
-    """Per-level statistics of the cases' pooled encoder features, and of the features at
-    `FEATURE_POSITIONS` positions drawn (seeded) evenly from the cases."""
+) -> tuple[FeatureReference, list[np.ndarray]]:
+    """Per-level statistics of the cases' pooled encoder features, and per level the (N, C)
+    features at `FEATURE_POSITIONS` positions drawn (seeded) evenly from the cases (what
+    `FeatureMapReference.fit` takes)."""
     pooled, rows = [], []
     rng = np.random.default_rng(seed)
     per_case = -(-FEATURE_POSITIONS // max(len(cases), 1))
@@ -96,7 +101,7 @@ def fit_features(
         pooled.append(case_pooled)
         rows.append(case_rows)
     levels = [np.concatenate(level) for level in zip(*rows, strict=True)]
-    return FeatureReference.fit(pooled), FeatureMapReference.fit(levels)
+    return FeatureReference.fit(pooled), levels
 
 
 def refit_feature_maps(run_dir: Path, progress: bool = False) -> Path:
@@ -123,8 +128,8 @@ def refit_feature_maps(run_dir: Path, progress: bool = False) -> Path:
     )
     train_cases, _ = split_cases(source, config)
     sample = _sample_of(train_cases, config.train.seed)
-    _, feature_maps = fit_features(method, sample, inference, config.train.seed, progress)
-    return feature_maps.save(run_dir)
+    _, positions = fit_features(method, sample, inference, config.train.seed, progress)
+    return FeatureMapReference.fit(positions).save(run_dir)
 
 
 def case_components(

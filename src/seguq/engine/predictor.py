@@ -39,7 +39,8 @@ class Prediction:
     Attributes:
         mask: (*spatial) class indices.
         probabilities: (K, *spatial) mean class probabilities over the samples.
-        maps: uncertainty maps by name ("total", "epistemic", ...), each (*spatial), in nats.
+        maps: uncertainty maps by name ("total", "epistemic", ...), each (*spatial), in nats
+            ("feature": the feature distance, 1 = typical of the training images).
         scores: the case's scores.csv row: "score" (combined OOD score), "p_value", "ood",
             "predicted_dice", "samples" and the score's components.
         geometry: the grid (affine and header for NIfTI inputs).

@@ -139,7 +139,8 @@ def _panels(view: CaseView) -> tuple[list[list[Panel]], list[str]]:
     if view.truth is not None and view.pred is not None:
         first.append(("errors", "errors", error_labels(view.pred, view.truth), 0.0))
     for name, values in view.maps.items():
-        first.append((f"{name} uncertainty", "map", values, float(np.nanmax(values))))
+        title = "feature distance" if name == "feature" else f"{name} uncertainty"
+        first.append((title, "map", values, float(np.nanmax(values))))
     rows = [first[i : i + MAX_COLUMNS] for i in range(0, len(first), MAX_COLUMNS)]
     notes: list[str] = []
     for name, by_level in view.levels.items():
