@@ -1,6 +1,9 @@
 """A tiny YAML benchmark end to end: sets, training, prediction, evaluation, tables, resume."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -9,6 +12,9 @@ from seguq.benchmark.protocol import load_protocol
 from seguq.benchmark.runner import run_benchmark
 from seguq.cli import main
 from seguq.errors import SeguqError
+from seguq.metrics.ood import ood_scores
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +24,28 @@ def finished(tmp_path_factory, tiny_protocol):
     path.write_text(yaml.safe_dump(tiny_protocol()))
     out = folder / "out"
     return path, out, run_benchmark(load_protocol(path), out, progress=False)
+
+
+def test_score_components_compares_the_combined_score_with_each_component(finished):
+    _, out, results = finished
+    page = subprocess.run(
+        [sys.executable, str(SCRIPTS / "score_components.py"), str(out / "results.json")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    header = next(line for line in page.splitlines() if line.startswith("| method |"))
+    assert "| combined | uncertainty | feature_level0 | feature_level1 |" in header
+    run = results["runs"][0]
+    test, site4 = run["sets"]["test"], run["sets"]["site4"]
+    uncertainty = [s["case_scores"]["uncertainty"] for s in (test, site4)]
+    expected = [
+        ood_scores(test["scores"], site4["scores"])["auroc"],
+        ood_scores(*uncertainty)["auroc"],
+    ]
+    start = f"| {run['method']} | site4 |"
+    row = next(line for line in page.splitlines() if line.startswith(start))
+    assert row.split(" | ")[2:4] == [f"{v:.3f}" for v in expected]
 
 
 def test_writes_one_row_per_method_with_every_metric(finished):
@@ -53,6 +81,10 @@ def test_writes_one_row_per_method_with_every_metric(finished):
     assert set(hierarchy["maps"]["total"]["share"]) == {"level0", "level1"}
     assert set(hierarchy["maps"]["total"]["correlation"]) == {"level0-level1"}
     assert results["runs"][0]["sets"]["test"]["hierarchy"] is None
+    # the combined score's components, per case, for validating the combination
+    components = run["sets"]["site4"]["case_scores"]
+    assert {"uncertainty", "feature_level0", "feature_level1"} <= set(components)
+    assert len(components["feature_level0"]) == len(run["sets"]["site4"]["scores"])
     saved = json.loads((out / "results.json").read_text())
     assert saved["kind"] == "seguq-benchmark" and saved["sets"]["test"]["csv"] == "sets/test.csv"
 

@@ -76,3 +76,20 @@ def test_the_map_needs_an_encoder():
     assert parse_maps("total,feature,total") == ["total", "feature"]
     with pytest.raises(SeguqError, match="unknown map 'feature'"):
         parse_maps("feature", feature=False)  # from-nnunet: no encoder to ask
+
+
+def test_a_failed_fit_leaves_the_trained_run_without_the_map(
+    tiny_manifest, make_config, tmp_path, monkeypatch, caplog
+):
+    from seguq.engine.train import train
+    from seguq.feature_maps import FeatureMapReference
+
+    def refuse(rows):
+        raise SeguqError("feature maps: level 2 has 1 training positions")
+
+    monkeypatch.setattr(FeatureMapReference, "fit", staticmethod(refuse))
+    run = tmp_path / "run"
+    train(make_config(tiny_manifest, epochs=1, steps_per_epoch=1), run)
+    assert (run / "checkpoints" / "best.pt").is_file() and (run / "ood_reference.json").is_file()
+    assert not (run / "feature_map_reference.npz").exists()
+    assert "no feature_map_reference.npz (feature maps: level 2 has 1" in caplog.text

@@ -132,12 +132,14 @@ SCORE_COLUMNS = ("uncertainty", "predicted_dice", "p_value", "ood")
 
 def score_columns(pred_dir: Path) -> dict[str, list]:
     """The case scores of a prediction folder beside `score`, each a list in case-id order (the
-    order of the run's `scores`): the uncertainty score, the predicted Dice, the p-value and the
-    flag (None where a column is empty, e.g. a refused flag)."""
+    order of the run's `scores`): the uncertainty score, the feature distance per level (the
+    combined score's components), the predicted Dice, the p-value and the flag (None where a
+    column is empty, e.g. a refused flag)."""
     with (pred_dir / "scores.csv").open() as handle:
         rows = sorted(csv.DictReader(handle), key=lambda row: row["id"])
     out: dict[str, list] = {}
-    for column in SCORE_COLUMNS:
+    levels = [c for c in (rows[0] if rows else {}) if c.startswith("feature_level")]
+    for column in (SCORE_COLUMNS[0], *levels, *SCORE_COLUMNS[1:]):
         if rows and column in rows[0]:
             values = [row[column] for row in rows]
             if column == "ood":
