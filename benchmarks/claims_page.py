@@ -160,7 +160,8 @@ def hue_regions_seeds(records: list[dict]) -> Iterator[list[str]]:
         yield _row(
             "HUE's uncertainty map localises OOD regions",
             f"{data}: inserted patches and objects, pixel AUROC of the total map (target "
-            f"{REGION_AUROC:g}); {len(runs)} seeds, interval over seeds",
+            f"{REGION_AUROC:g}); {len(runs)} seeds of converged models (`hue-levels-vessels."
+            "yaml`), interval over seeds",
             f"{interval['estimate']:.3f} {ci(interval)} (seeds: {found})",
             verdict(interval, better_than=REGION_AUROC),
             ", ".join(r["_file"] for r in runs),
