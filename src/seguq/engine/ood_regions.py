@@ -24,9 +24,10 @@ from seguq.data.case import select_cases
 from seguq.data.io import atomic_write, read_mask
 from seguq.data.maps import MAP_ENDINGS, find_output, read_map
 from seguq.data.sources import load_source
+from seguq.engine.case_feature_map import FEATURE_MAP
 from seguq.engine.checkpoint import resolve_model
 from seguq.engine.evaluate import json_safe, read_prediction_info
-from seguq.engine.predict import FEATURE_MAP, predict, seeded_subset
+from seguq.engine.predict import predict, seeded_subset
 from seguq.errors import SeguqError
 from seguq.feature_maps import FILE as FEATURE_MAP_FILE
 from seguq.metrics.error_detection import ErrorDetectionAccumulator

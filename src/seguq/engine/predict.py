@@ -20,7 +20,7 @@ from seguq.data.sources import load_source
 from seguq.data.writers import MAP_DTYPES
 from seguq.devices import set_threads
 from seguq.engine.after_training import case_components
-from seguq.engine.case_features import distance_map
+from seguq.engine.case_feature_map import FEATURE_MAP, feature_map, feature_maps_of
 from seguq.engine.case_sampling import Inference, sample_input
 from seguq.engine.case_writer import CaseWriter
 from seguq.engine.checkpoint import load_method, resolve_model
@@ -36,7 +36,6 @@ from seguq.engine.predict_state import (
     write_scores,
 )
 from seguq.errors import SeguqError
-from seguq.feature_maps import FILE as FEATURE_MAP_FILE
 from seguq.feature_maps import FeatureMapReference
 from seguq.features import FeatureReference
 from seguq.interop.nnunet_files import write_folder_files
@@ -44,9 +43,6 @@ from seguq.progress import progress as progress_bar
 from seguq.uncertainty import UNCERTAINTY_MAPS
 
 log = logging.getLogger(__name__)
-
-# The per-pixel feature-distance map's name in --maps and in the output files.
-FEATURE_MAP = "feature"
 
 # "nnunet": also nnU-Net's <id>.npz + <id>.pkl and the folder's dataset.json and plans.json.
 OUTPUT_FORMATS = ("seguq", "nnunet")
@@ -82,24 +78,6 @@ def parse_maps(text: str | Sequence[str], feature: bool = True) -> list[str]:
         if name not in known:
             raise SeguqError(f"--maps: unknown map '{name}' (known: {', '.join(known)})")
     return list(dict.fromkeys(names))
-
-
-def feature_maps_of(checkpoint: Path, map_names: list[str]) -> FeatureMapReference | None:
-    """The run's per-pixel feature statistics when `feature` is asked for.
-
-    Raises:
-        SeguqError: `feature` asked of a run without them.
-    """
-    if FEATURE_MAP not in map_names:
-        return None
-    run_dir = checkpoint.parent.parent
-    reference = FeatureMapReference.load(run_dir)
-    if reference is None:
-        raise SeguqError(
-            f"--maps feature: {run_dir} has no {FEATURE_MAP_FILE} (trained before seguq fitted "
-            "it; add it with seguq.refit_feature_maps(RUN))"
-        )
-    return reference
 
 
 def predict(
@@ -373,17 +351,6 @@ def _predict_case(method, case, job: _Job) -> dict[str, object]:
 def _auxiliary_sampler(method):
     """The method's own maps (B, M, H, W) in the sampler shape (1, B, M, H, W)."""
     return lambda x, n=None: method.auxiliary_maps(x).unsqueeze(0)
-
-
-def feature_map(
-    method, reference: FeatureMapReference, raw, geometry, inference: Inference, path: str = ""
-) -> torch.Tensor:
-    """The per-pixel feature distance of one raw image on the input's grid (*spatial):
-    preprocessed as the run was trained, the whole image through the encoder (as the
-    statistics were fitted), restored to the input's grid."""
-    image = inference.preprocessing.image(raw, geometry, path)
-    values = distance_map(method, image, reference, inference)[None, None]
-    return inference.preprocessing.restore(values, geometry, normalise=False)[0, 0]
 
 
 def score_row(

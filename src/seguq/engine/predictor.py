@@ -15,18 +15,12 @@ from seguq.data.io import Geometry, read_image
 from seguq.data.sources import load_source
 from seguq.devices import set_threads
 from seguq.engine.after_training import case_components
+from seguq.engine.case_feature_map import FEATURE_MAP, feature_map, feature_maps_of
 from seguq.engine.case_sampling import Inference, sample_input
 from seguq.engine.case_writer import case_outputs
 from seguq.engine.checkpoint import load_method, resolve_model
 from seguq.engine.ood_reference import flag_possible
-from seguq.engine.predict import (
-    FEATURE_MAP,
-    feature_map,
-    feature_maps_of,
-    ood_reference_for,
-    parse_maps,
-    score_row,
-)
+from seguq.engine.predict import ood_reference_for, parse_maps, score_row
 from seguq.engine.predict_state import case_seed
 from seguq.errors import SeguqError
 from seguq.features import FeatureReference
