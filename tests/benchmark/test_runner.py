@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -13,6 +14,7 @@ from seguq.benchmark.runner import run_benchmark
 from seguq.cli import main
 from seguq.errors import SeguqError
 from seguq.metrics.ood import ood_scores
+from seguq.metrics.risk_coverage import aurc
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -46,6 +48,27 @@ def test_score_components_compares_the_combined_score_with_each_component(finish
     start = f"| {run['method']} | site4 |"
     row = next(line for line in page.splitlines() if line.startswith(start))
     assert row.split(" | ")[2:4] == [f"{v:.3f}" for v in expected]
+
+
+def test_quality_rules_scores_the_saved_probabilities_of_every_labelled_set(finished, tmp_path):
+    _, out, results = finished
+    saved = tmp_path / "rules.json"
+    subprocess.run(
+        [sys.executable, str(SCRIPTS / "quality_rules.py"), str(out), "--json", str(saved)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(saved.read_text())
+    assert set(found) == {"deterministic", "hue"}
+    assert set(found["hue"]) == {"test", "site4"}  # the labelled sets
+    one_sample = found["deterministic"]["test"]
+    assert one_sample["mean_expected"]["aurc"] == one_sample["shipped"]["aurc"]  # S = 1: one rule
+    run = next(r for r in results["runs"] if r["method"] == "hue")
+    test = run["sets"]["test"]
+    risk = [1.0 - test["case_dice"][i] for i in sorted(test["case_dice"])]
+    expected = aurc(np.array(test["case_scores"]["uncertainty"]), np.array(risk))
+    assert found["hue"]["test"]["uncertainty"]["aurc"] == pytest.approx([expected])
 
 
 def test_writes_one_row_per_method_with_every_metric(finished):
