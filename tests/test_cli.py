@@ -302,3 +302,12 @@ def test_class_names_are_checked_against_the_classes(tiny_manifest, tmp_path, cl
         ["train", "--data", tiny_manifest, "--out", run, "--class-names", "background,x"]
     )
     assert "class names" in err and not run.exists()
+
+
+def test_a_yaml_protocol_refuses_the_options_of_lodo_instead_of_ignoring_them(tmp_path, capsys):
+    protocol = tmp_path / "p.yaml"
+    protocol.write_text("name: p\n")
+    argv = ["benchmark", str(protocol), "--out", str(tmp_path / "out"), "--seeds", "1"]
+    message = _error(capsys, [*argv, "--methods", "hue", "--test-split", "all"])
+    assert "--methods, --seeds, --test-split belong to 'benchmark lodo'" in message
+    assert not (tmp_path / "out").exists()

@@ -100,19 +100,20 @@ def _benchmark(args: argparse.Namespace) -> None:
             "benchmark lodo: --jobs and --launcher are for YAML protocols (lodo runs one fold"
             " at a time)"
         )
-    if args.seeds < 1:
-        raise SeguqError(f"--seeds: expected a positive number, got {args.seeds}")
+    seeds = 3 if args.seeds is None else args.seeds
+    if seeds < 1:
+        raise SeguqError(f"--seeds: expected a positive number, got {seeds}")
     base = load_config(args.config, _budget_overrides(args))
-    variants = parse_variants(args.methods)
+    variants = parse_variants(args.methods or ["deterministic"])
     results = run_lodo(
         args.data,
         variants,
         args.out,
         base=base,
-        seeds=args.seeds,
+        seeds=seeds,
         domains=args.domains,
         hold_out=args.hold_out,
-        test_split=args.test_split,
+        test_split=args.test_split or "test",
         overwrite=args.overwrite,
         progress=not args.no_progress,
         command=shlex.join(["seguq", *sys.argv[1:]]),
@@ -183,9 +184,21 @@ def _plan(user: dict, args: argparse.Namespace, *, quiet: bool = False):
     return config, plan
 
 
+def _check_plan_target(out: Path, source: str | None, overwrite: bool) -> None:
+    """`plan --out` never replaces its input config, nor an existing file without --overwrite."""
+    if out.is_dir():
+        raise SeguqError(f"plan --out {out}: is a folder (give the YAML file to write)")
+    if source and out.exists() and out.resolve() == Path(source).resolve():
+        raise SeguqError(f"plan --out {out}: is the input --config (write the plan elsewhere)")
+    if out.exists() and not overwrite:
+        raise SeguqError(f"plan --out {out}: exists (add --overwrite to replace it)")
+
+
 def _plan_command(args: argparse.Namespace) -> None:
     from seguq.config import merge_nested, read_config_file
 
+    if args.out:
+        _check_plan_target(Path(args.out), args.config, args.overwrite)
     user = merge_nested(read_config_file(args.config), _train_overrides(args))
     config, plan = _plan(user, args)
     if args.out:

@@ -200,10 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--methods",
         nargs="+",
-        default=["deterministic"],
-        help="names, or name:key=value,... variants (e.g. pixelwise:augment=domain)",
+        help="lodo: names, or name:key=value,... variants (e.g. pixelwise:augment=domain; "
+        "default: deterministic)",
     )
-    bench.add_argument("--seeds", type=POSITIVE, default=3)
+    bench.add_argument("--seeds", type=POSITIVE, help="lodo: training seeds (default: 3)")
     bench.add_argument("--out", required=True, type=Path)
     bench.add_argument("--config", type=Path, help="YAML base config for every run")
     bench.add_argument("--epochs", type=POSITIVE)
@@ -214,8 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--hold-out", type=csv_list, help="run only these folds (held-out domains)")
     bench.add_argument(
         "--test-split",
-        default="test",
-        help="held-out domain's split to test ('all': every labelled case)",
+        help="lodo: held-out domain's split to test ('all': every labelled case; default: test)",
     )
     bench.add_argument("--label-map")
     bench.add_argument(

@@ -201,3 +201,24 @@ def test_train_saves_plan_and_fingerprint(tmp_path, dims):
     from seguq.config import load_config
 
     assert load_config(run / "config.yaml").data.dims == dims
+
+
+def test_plan_out_never_replaces_a_file_without_overwrite_nor_its_input(tmp_path, capsys):
+    from seguq.cli import main
+
+    data = str(_images(tmp_path / "a"))
+    out = tmp_path / "planned.yaml"
+    out.write_text("mine: true\n")
+    assert main(["plan", "--data", data, "--epochs", "3", "--out", str(out)]) != 0
+    assert "exists (add --overwrite" in capsys.readouterr().err
+    assert out.read_text() == "mine: true\n"
+    source = tmp_path / "run.yaml"
+    source.write_text(f"data: {{source: {data}}}\ntrain: {{epochs: 2}}\n")
+    argv = ["plan", "--config", str(source), "--out", str(source), "--overwrite"]
+    assert main(argv) != 0
+    assert "is the input --config" in capsys.readouterr().err
+    assert source.read_text().endswith("train: {epochs: 2}\n")
+    assert main(["plan", "--data", data, "--epochs", "3", "--out", str(out), "--overwrite"]) == 0
+    from seguq.config import load_config
+
+    assert load_config(out).train.epochs == 3

@@ -23,7 +23,11 @@ def benchmark_protocol(args: argparse.Namespace, overrides: dict) -> dict:
     path = Path(args.protocol)
     if not path.is_file():
         raise SeguqError(f"{path}: protocol file not found (or use 'seguq benchmark lodo --data')")
-    lodo_only = [f"--{n}" for n in ("data", "config", "domains", "hold_out") if getattr(args, n)]
+    lodo_only = [
+        f"--{n.replace('_', '-')}"
+        for n in ("data", "config", "domains", "hold_out", "methods", "seeds", "test_split")
+        if getattr(args, n) is not None
+    ]
     if lodo_only:
         raise SeguqError(
             f"{path}: {', '.join(lodo_only)} belong to 'benchmark lodo'; set them "
