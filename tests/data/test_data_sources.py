@@ -82,6 +82,14 @@ def test_manifest_repeated_ids(tmp_path, write):
         load_source(tmp_path / "dup.csv")
 
 
+@pytest.mark.parametrize("case_id", ["/tmp/x", "../x", "a/b", "a\\\\b", ".."])
+def test_manifest_ids_that_are_not_file_names_are_refused(tmp_path, write, case_id):
+    write.png(tmp_path / "i.png", BINARY)
+    write.text(tmp_path / "m.csv", f"id,image,mask\nok,i.png,i.png\n{case_id},i.png,i.png\n")
+    with pytest.raises(SeguqError, match=r"m\.csv: line 3: id .* is not a file name"):
+        load_source(tmp_path / "m.csv")
+
+
 def test_manifest_errors_name_the_file(tmp_path, write):
     write.png(tmp_path / "i.png", BINARY)
     write.text(tmp_path / "nomask.csv", "id,image\nx,i.png\n")

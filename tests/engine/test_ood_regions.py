@@ -80,3 +80,12 @@ def test_cli_inserts_predicts_and_scores(trained_run, tiny_manifest, tmp_path, c
     assert 0.0 <= result["maps"]["total"]["auroc"] <= 1.0
     assert main(args) == 2  # an existing result is not replaced
     assert "use --overwrite" in capsys.readouterr().err
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "mine.txt").write_text("keep")
+    foreign = [*args[: args.index("--out")], "--out", str(notes), *args[args.index("--out") + 2 :]]
+    assert main([*foreign, "--overwrite"]) == 2  # not a folder seguq wrote: never replaced
+    assert "not a folder seguq wrote" in capsys.readouterr().err
+    assert (notes / "mine.txt").read_text() == "keep"
+    assert main([*args, "--overwrite"]) == 0
+    assert json.loads((out / "regions.json").read_text())["maps"] == result["maps"]

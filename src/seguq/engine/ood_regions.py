@@ -27,6 +27,7 @@ from seguq.data.sources import load_source
 from seguq.engine.case_feature_map import FEATURE_MAP
 from seguq.engine.checkpoint import resolve_model
 from seguq.engine.evaluate import json_safe, read_prediction_info
+from seguq.engine.output_folder import resumable_output, source_inputs
 from seguq.engine.predict import predict, seeded_subset
 from seguq.errors import SeguqError
 from seguq.feature_maps import FILE as FEATURE_MAP_FILE
@@ -129,41 +130,51 @@ def ood_regions(
     cases = select_cases(source.cases, **chosen, source=source.name)
     if limit is not None:
         cases = seeded_subset(cases, limit, seed)
-    donor_cases = load_source(donors).cases if "patch" in kinds else []
-    manifest = write_insertion_set(
-        [(case.id, case.image) for case in cases],
-        [case.image for case in donor_cases],
-        out / "insertions",
-        kinds=kinds,
-        fraction=fraction,
-        seed=seed,
-    )
-    prediction = predict(
-        model,
-        manifest,
-        out / "prediction",
-        maps=[*MAPS, *([FEATURE_MAP] if _has_feature_maps(model) else [])],
-        save_probs=False,
-        per_level=per_level,
-        seed=seed,
-        threads=threads,
-        device=device,
-        precision=precision,
-        overwrite=True,  # this folder is ours (out/prediction): kept when it holds this prediction
-        reuse=True,
-        progress=progress,
-    )
-    result = {
-        "model": str(model),
-        "method": read_prediction_info(prediction.out_dir).get("method"),
-        "data": str(data),
-        "donors": str(donors),
-        "kinds": list(kinds),
-        "fraction": fraction,
-        "seed": seed,
-        **region_detection(prediction.out_dir, manifest),
-    }
-    atomic_write(result_path, lambda tmp: tmp.write_text(json.dumps(json_safe(result), indent=2)))
+    donor_source = load_source(donors) if "patch" in kinds else None
+    protected = [("the model", Path(model)), *source_inputs(source)]
+    if donor_source is not None:
+        protected += source_inputs(donor_source, "the donor images")
+    # out is claimed as seguq's: an earlier, unfinished result resumes; --overwrite replaces
+    # only a folder seguq wrote, never one holding the model, the data or the donors
+    with resumable_output(
+        out, "ood-regions", overwrite=overwrite, protected=protected, legacy_file=RESULT
+    ):
+        manifest = write_insertion_set(
+            [(case.id, case.image) for case in cases],
+            [case.image for case in (donor_source.cases if donor_source else [])],
+            out / "insertions",
+            kinds=kinds,
+            fraction=fraction,
+            seed=seed,
+        )
+        prediction = predict(
+            model,
+            manifest,
+            out / "prediction",
+            maps=[*MAPS, *([FEATURE_MAP] if _has_feature_maps(model) else [])],
+            save_probs=False,
+            per_level=per_level,
+            seed=seed,
+            threads=threads,
+            device=device,
+            precision=precision,
+            overwrite=True,  # out/prediction is ours: kept when it holds this prediction
+            reuse=True,
+            progress=progress,
+        )
+        result = {
+            "model": str(model),
+            "method": read_prediction_info(prediction.out_dir).get("method"),
+            "data": str(data),
+            "donors": str(donors),
+            "kinds": list(kinds),
+            "fraction": fraction,
+            "seed": seed,
+            **region_detection(prediction.out_dir, manifest),
+        }
+        atomic_write(
+            result_path, lambda tmp: tmp.write_text(json.dumps(json_safe(result), indent=2))
+        )
     return result
 
 

@@ -42,6 +42,11 @@ def _unique_ids(csv_path: Path, rows: list[tuple[int, dict[str, str]]]) -> list[
     ]
     taken: dict[str, int] = {}
     for (line, _), case_id in zip(rows, ids, strict=True):
+        if case_id in (".", "..") or any(c in case_id for c in "/\\\0"):
+            raise SeguqError(
+                f"{csv_path}: line {line}: id '{case_id}' is not a file name (ids name the "
+                "output files: no '/', '\\', nor '.' or '..')"
+            )
         if case_id in taken:
             raise SeguqError(
                 f"{csv_path}: line {line}: id '{case_id}' repeats (first on line {taken[case_id]})"
