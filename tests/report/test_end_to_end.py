@@ -138,3 +138,15 @@ def test_benchmark_without_runs_shows_its_tables(tmp_path):
     page = write_report(folder).read_text()
     assert "0.8 ± 0.1" in page and "No case to show." in page and "No ROC curves" in page
     assert not (folder / "figures").exists() or not any((folder / "figures").iterdir())
+
+
+def test_report_never_replaces_a_figure_file_it_did_not_write(benchmark_dir, tmp_path):
+    out = tmp_path / "paper" / "bench.html"
+    figures = out.parent / "figures"
+    figures.mkdir(parents=True)
+    (figures / "ood_roc.png").write_bytes(b"the user's own figure")
+    for overwrite in (False, True):
+        with pytest.raises(Exception, match=r"ood_roc\.png: exists and was not written by seguq"):
+            write_report(benchmark_dir, out, max_cases=0, overwrite=overwrite)
+    assert (figures / "ood_roc.png").read_bytes() == b"the user's own figure"
+    assert not out.exists()

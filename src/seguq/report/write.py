@@ -51,16 +51,33 @@ def _unique_names(sections: list[Section]) -> None:
                 section.blocks[index] = replace(block, name=name)
 
 
+def _earlier_figures(figures: Path) -> list[str]:
+    """The figure names an earlier report left in its list (none when there is no list)."""
+    listing = figures / FIGURE_LIST
+    if not listing.is_file():
+        return []
+    try:
+        return [str(name) for name in json.loads(listing.read_text(encoding="utf-8"))]
+    except (OSError, ValueError, TypeError):
+        return []
+
+
+def _check_figure_names(figures: Path, names: list[str]) -> None:
+    """Refuse to replace a file in the figures folder that no earlier report wrote."""
+    ours = set(_earlier_figures(figures))
+    foreign = [n for n in names if (figures / n).exists() and n not in ours]
+    if foreign:
+        raise SeguqError(
+            f"{figures / foreign[0]}: exists and was not written by seguq report (it would be "
+            "replaced by a figure); choose another --out folder"
+        )
+
+
 def _forget_old_figures(figures: Path, written: list[str]) -> None:
     """Remove the figures an earlier report wrote that this one did not (only those named in
     the list the earlier report left), then record this report's list."""
     listing = figures / FIGURE_LIST
-    old: list[str] = []
-    if listing.is_file():
-        try:
-            old = [str(name) for name in json.loads(listing.read_text(encoding="utf-8"))]
-        except (OSError, ValueError, TypeError):
-            old = []
+    old = _earlier_figures(figures)
     for name in sorted(set(old) - set(written)):
         path = figures / Path(name).name  # a bare file name: never outside the folder
         if path.suffix in (".png", ".jpg") and path.is_file():
@@ -113,12 +130,16 @@ def write_report(
     sections = build_sections(inp, max_cases)
     _unique_names(sections)
     figures = out.parent / FIGURES
+    planned = [(f, f"{f.name}.{f.ending}") for section in sections for f in section.figures()]
+    _check_figure_names(figures, [name for _, name in planned])
+    if planned:  # listed first, so that an interrupted report's figures stay seguq's
+        listed = json.dumps(sorted({*_earlier_figures(figures), *(n for _, n in planned)}))
+        atomic_write(figures / FIGURE_LIST, lambda tmp: tmp.write_text(listed, encoding="utf-8"))
     written = []
-    for section in sections:
-        for figure in section.figures():
-            data, file_name = figure.image, f"{figure.name}.{figure.ending}"
-            atomic_write(figures / file_name, lambda tmp, data=data: tmp.write_bytes(data))
-            written.append(file_name)
+    for figure, file_name in planned:
+        data = figure.image
+        atomic_write(figures / file_name, lambda tmp, data=data: tmp.write_bytes(data))
+        written.append(file_name)
     _forget_old_figures(figures, written)
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     subtitle = f"{inp.kind} folder {folder.resolve()}"
