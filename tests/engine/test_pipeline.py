@@ -109,6 +109,18 @@ def test_evaluate_reports_segmentation_calibration_errors_and_ood(
     assert saved["cases"] == result["cases"]
     table = list(csv.DictReader((tmp_path / "eval" / "e.csv").open()))
     assert len(table) == 2 * result["cases"]
+    scores = (ood.out_dir / "scores.csv").read_bytes()
+    with pytest.raises(SeguqError, match=r"would replace .*scores\.csv, which the evaluation"):
+        evaluate(
+            pred.out_dir,
+            tiny_manifest,
+            ood.out_dir / "scores.json",  # its CSV twin is the OOD set's scores.csv
+            splits=["test"],
+            ood_data=ood.out_dir,
+            overwrite=True,
+            progress=False,
+        )
+    assert (ood.out_dir / "scores.csv").read_bytes() == scores
 
 
 def test_resume_keeps_the_runs_own_config(tiny_manifest, make_config, tmp_path):

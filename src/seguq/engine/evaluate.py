@@ -109,7 +109,7 @@ def evaluate(
     if out_file.suffix.lower() != ".json":
         raise SeguqError(f"--out {out_file}: expected a .json file (the table goes beside it)")
     source = load_source(data, label_map=label_map)
-    _check_outputs(out_file, source, pred_dir, overwrite)
+    _check_outputs(out_file, source, pred_dir, overwrite, ood_data)
     cases = [c for c in source.cases if c.masks]
     if not cases:
         raise SeguqError(f"{source.name}: no case has a mask to evaluate against")
@@ -332,14 +332,23 @@ def json_safe(value):
     return value
 
 
-def _check_outputs(out_file: Path, source, pred_dir: Path, overwrite: bool) -> None:
+def _check_outputs(
+    out_file: Path, source, pred_dir: Path, overwrite: bool, ood_data: str | Path | None = None
+) -> None:
     """The JSON and its CSV twin: refused when they exist (without `overwrite`) or when either
-    would replace a file the evaluation reads (the data, or the prediction folder's outputs).
+    would replace a file the evaluation reads (the data, the prediction folder's outputs, the
+    OOD set: its prediction folder's scores or its data).
 
     Raises:
         SeguqError: naming the file.
     """
     reads = {Path(p).resolve() for _, p in source_inputs(source)}
+    if ood_data is not None:
+        ood = Path(ood_data)
+        if (ood / "scores.csv").is_file():
+            reads |= {(ood / name).resolve() for name in ("scores.csv", "prediction.json")}
+        else:
+            reads |= {Path(p).resolve() for _, p in source_inputs(load_source(ood_data))}
     ids = tuple(f"{case.id}_" for case in source.cases)
     reads |= {
         p.resolve()
