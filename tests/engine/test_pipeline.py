@@ -137,6 +137,19 @@ def test_resume_keeps_the_runs_own_config(tiny_manifest, make_config, tmp_path):
     assert [int(r["epoch"]) for r in rows] == [0, 1]
 
 
+def test_resume_refuses_a_folder_seguq_did_not_train_in(tiny_manifest, make_config, tmp_path):
+    from seguq.config import save_config
+
+    config = make_config(tiny_manifest, epochs=1)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    save_config(config, folder / "config.yaml")  # e.g. a plan the user saved there
+    (folder / "notes.txt").write_text("keep")
+    with pytest.raises(SeguqError, match=r"--resume .*mine: not a folder seguq trained in"):
+        train(config, folder, resume=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["config.yaml", "notes.txt"]
+
+
 def test_ensemble_trains_members_and_calibrates(tiny_manifest, make_config, tmp_path):
     config = make_config(tiny_manifest, method="ensemble", epochs=1, steps_per_epoch=2)
     config.method.calibrate = True

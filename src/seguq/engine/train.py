@@ -30,7 +30,7 @@ from seguq.engine.checkpoint import save_checkpoint
 from seguq.engine.convergence import run_convergence
 from seguq.engine.loggers import check_loggers, extra_loggers, flat
 from seguq.engine.metrics_log import MetricsLog, read_metrics
-from seguq.engine.output_folder import OutputFolder, source_inputs
+from seguq.engine.output_folder import MARKER, OutputFolder, read_marker, source_inputs
 from seguq.engine.resume import (
     EpochSeeds,
     ResumeCheckpoint,
@@ -330,9 +330,18 @@ def _fit_and_finish(
 
 
 def _saved_config(out: Path) -> RunConfig:
+    """The config of the run `--resume` continues; only a folder seguq trained in (marked as a
+    run, or an older seguq's run with its checkpoints) is resumed."""
     saved = out / "config.yaml"
     if not saved.is_file():
         raise SeguqError(f"--resume {out}: no run to resume here (missing config.yaml)")
+    marker = read_marker(out)
+    if marker is None and not (out / "checkpoints").is_dir():
+        raise SeguqError(
+            f"--resume {out}: not a folder seguq trained in (no {MARKER} nor checkpoints/)"
+        )
+    if marker is not None and marker.get("kind") != "run":
+        raise SeguqError(f"--resume {out}: holds a seguq {marker.get('kind')}, not a run")
     return load_config(saved)
 
 
