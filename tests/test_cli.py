@@ -311,3 +311,16 @@ def test_a_yaml_protocol_refuses_the_options_of_lodo_instead_of_ignoring_them(tm
     message = _error(capsys, [*argv, "--methods", "hue", "--test-split", "all"])
     assert "--methods, --seeds, --test-split belong to 'benchmark lodo'" in message
     assert not (tmp_path / "out").exists()
+
+
+def test_overwrite_never_replaces_the_folder_holding_the_config(tiny_manifest, tmp_path, capsys):
+    from seguq.engine.output_folder import write_marker
+
+    run = tmp_path / "run"
+    run.mkdir()
+    write_marker(run, {"kind": "run", "complete": True})
+    config = run / "config.yaml"
+    config.write_text(f"data: {{source: {tiny_manifest}}}\ntrain: {{epochs: 1}}\n")
+    argv = ["train", "--config", str(config), "--out", str(run), "--overwrite", "--no-plan"]
+    assert "holds the --config file" in _error(capsys, argv)
+    assert config.is_file()

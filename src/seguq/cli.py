@@ -103,6 +103,10 @@ def _benchmark(args: argparse.Namespace) -> None:
     seeds = 3 if args.seeds is None else args.seeds
     if seeds < 1:
         raise SeguqError(f"--seeds: expected a positive number, got {seeds}")
+    if args.overwrite and args.config is not None:
+        from seguq.engine.output_folder import check_not_holding
+
+        check_not_holding(args.out, [("the --config file", Path(args.config))])
     base = load_config(args.config, _budget_overrides(args))
     variants = parse_variants(args.methods or ["deterministic"])
     results = run_lodo(
@@ -158,6 +162,10 @@ def _train(args: argparse.Namespace) -> None:
             config = RunConfig.from_dict(user)
         else:
             config, plan = _plan(user, args)
+    if args.overwrite and args.config is not None:
+        from seguq.engine.output_folder import check_not_holding
+
+        check_not_holding(args.out, [("the --config file", Path(args.config))])
     result = train(config, args.out, overwrite=args.overwrite, resume=args.resume, plan=plan)
     if is_worker_process():
         return

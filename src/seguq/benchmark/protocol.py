@@ -211,7 +211,12 @@ def claim_output(out: Path, protocol: Protocol, overwrite: bool) -> Iterator[Pat
         SeguqError: `out` holds something else, or a benchmark of another protocol, and
             `overwrite` is not set; or it holds the data.
     """
-    protected = [("the data", protocol.data_root)]
+    protected = [("the data", protocol.data_root), ("the protocol file", protocol.path)]
+    protected += [
+        ("the data", protocol.data_root / spec["path"])
+        for spec in protocol.sources.values()
+        if spec.get("path")
+    ]
     with resumable_output(
         Path(out),
         "benchmark",

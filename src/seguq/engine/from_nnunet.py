@@ -140,6 +140,7 @@ def from_nnunet(
             *source_inputs(source, "the images"),
             *[("an nnU-Net prediction folder", f) for f in members.folders],
             *[("a reference folder", Path(f)) for f in reference],
+            *([("the reference images", Path(reference_images))] if reference_images else []),
         ],
     )
     run_settings = {

@@ -200,6 +200,7 @@ def predict(
         protected=[
             *source_inputs(source, "the input"),
             ("the model", checkpoint),
+            *([("the calibration data", Path(calibration_data))] if calibration_data else []),
         ],
     )
     marker = folder.marker or {}

@@ -267,6 +267,8 @@ def train(
     L.seed_everything(config.train.seed, verbose=False)  # the initial weights too
     method = build_method(config, config.data.in_channels, config.data.num_classes)
     folder.protected = source_inputs(source)
+    if config.data.calibration_source:
+        folder.protected.append(("the calibration data", Path(config.data.calibration_source)))
     if resume:
         folder.reuse()
     else:
