@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from seguq.cli import main
-from seguq.engine.output_folder import MARKER, OutputFolder, read_marker
+from seguq.engine.output_folder import MARKER, OutputFolder, read_marker, register_outputs
 from seguq.errors import SeguqError
 
 
@@ -108,3 +108,27 @@ def test_unmarked_or_other_kind_folders_are_never_replaced(tmp_path):
     assert (foreign / "thesis.tex").read_text() == "precious"
     with pytest.raises(SeguqError, match="folder exists and is not empty"):
         OutputFolder(foreign, "run").claim(overwrite=False)
+
+
+def test_overwrite_refuses_a_folder_holding_files_seguq_did_not_write(tmp_path):
+    first = OutputFolder(tmp_path / "out", "prediction")
+    first.claim(overwrite=False)
+    (first.path / "case_mask.png").write_text("seguq's")
+    first.complete()
+    assert read_marker(first.path)["entries"] == ["case_mask.png"]
+    register_outputs(first.path, ["eval.json"])  # written there later by seguq (evaluate)
+    (first.path / "eval.json").write_text("{}")
+    (first.path / "notes.txt").write_text("the user's")
+    with pytest.raises(SeguqError, match=r"holds notes\.txt, which seguq did not write"):
+        OutputFolder(first.path, "prediction").claim(overwrite=True)
+    assert (first.path / "notes.txt").read_text() == "the user's"
+    # resuming keeps the user's file foreign; what the resumed run adds is seguq's
+    again = OutputFolder(first.path, "prediction")
+    again.reuse()
+    (again.path / "case2_mask.png").write_text("seguq's")
+    again.complete()
+    entries = read_marker(again.path)["entries"]
+    assert entries == ["case2_mask.png", "case_mask.png", "eval.json"]
+    (first.path / "notes.txt").unlink()
+    OutputFolder(first.path, "prediction").claim(overwrite=True)  # now only seguq's files
+    assert not (first.path / "case_mask.png").exists()

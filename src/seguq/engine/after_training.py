@@ -20,6 +20,7 @@ from seguq.engine.case_sampling import Inference, sample_case, sample_input
 from seguq.engine.case_writer import case_score
 from seguq.engine.checkpoint import load_method, read_checkpoint, save_checkpoint
 from seguq.engine.ood_reference import OODReference
+from seguq.engine.output_folder import register_outputs
 from seguq.engine.predict_state import case_seed
 from seguq.errors import SeguqError
 from seguq.feature_maps import FILE as FEATURE_MAP_FILE
@@ -129,7 +130,9 @@ def refit_feature_maps(run_dir: Path, progress: bool = False) -> Path:
     train_cases, _ = split_cases(source, config)
     sample = _sample_of(train_cases, config.train.seed)
     _, positions = fit_features(method, sample, inference, config.train.seed, progress)
-    return FeatureMapReference.fit(positions).save(run_dir)
+    saved = FeatureMapReference.fit(positions).save(run_dir)
+    register_outputs(run_dir, [saved.name])
+    return saved
 
 
 def case_components(

@@ -22,7 +22,7 @@ from seguq.data.maps import MAP_ENDINGS, MASK_ENDINGS, find_output, read_map
 from seguq.data.roi import region_of_interest
 from seguq.data.sources import load_source
 from seguq.engine.hierarchy import level_diagnostics
-from seguq.engine.output_folder import source_inputs
+from seguq.engine.output_folder import register_outputs, source_inputs
 from seguq.errors import SeguqError
 from seguq.metrics.ambiguity import AmbiguityAccumulator
 from seguq.metrics.calibration import CalibrationAccumulator
@@ -375,3 +375,4 @@ def _write(out_file: Path, result: dict, rows: list[dict]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(out_file.with_suffix(".csv"), lambda tmp: tmp.write_text(buffer.getvalue()))
+    register_outputs(out_file.parent, [out_file.name, out_file.with_suffix(".csv").name])

@@ -2,7 +2,9 @@
 what the command reads; `--overwrite` keeps the previous result aside until the new one is
 complete, so that a failed run leaves it in place.
 
-A folder seguq writes holds `.seguq.json` ({"kind", "complete", "settings", "seguq"}). Replacing
+A folder seguq writes holds `.seguq.json` ({"kind", "complete", "settings", "seguq", and once
+complete "entries": the top-level names seguq wrote there}); `--overwrite` refuses a folder
+holding other names (a user's notes), so that it never deletes what seguq did not write. Replacing
 it moves it to `.<name>.seguq-previous` beside it; the new result is written under the real name
 (paths recorded inside it stay valid) and the previous one is deleted only once the new one is
 complete. A failure restores it; after a kill the next claim of the folder restores it.
@@ -26,6 +28,8 @@ from seguq.errors import SeguqError
 log = logging.getLogger(__name__)
 
 MARKER = ".seguq.json"
+# The marker's list of the top-level names seguq wrote in a complete folder.
+ENTRIES = "entries"
 
 
 def read_marker(folder: Path) -> dict[str, Any] | None:
@@ -46,6 +50,22 @@ def write_marker(folder: Path, marker: dict[str, Any]) -> None:
     temp = path.with_name(f".{MARKER}.{os.getpid()}.tmp")
     temp.write_text(json.dumps(marker, indent=2))
     os.replace(temp, path)
+
+
+def _names(folder: Path) -> set[str]:
+    """The top-level names of a folder, its marker and hidden (temporary) files aside."""
+    return {p.name for p in folder.iterdir() if not p.name.startswith(".")}
+
+
+def register_outputs(folder: Path, names: Iterable[str]) -> None:
+    """Add files seguq wrote into a complete seguq folder after it completed (a report, an
+    evaluation) to its entries, so that `--overwrite` may replace them; nothing for a folder
+    without a marker or entries."""
+    marker = read_marker(folder)
+    if marker is None or not isinstance(marker.get(ENTRIES), list):
+        return
+    marker[ENTRIES] = sorted({*marker[ENTRIES], *names})
+    write_marker(folder, marker)
 
 
 def _is_within(path: Path, folder: Path) -> bool:
@@ -99,6 +119,7 @@ class OutputFolder:
         self.previous = self.path.parent / f".{self.path.name}.seguq-previous"
         self.moved_aside = False
         self.created = False
+        self.present_at_start: set[str] | None = None  # names there when this claim began
 
     @property
     def marker(self) -> dict[str, Any] | None:
@@ -160,6 +181,7 @@ class OutputFolder:
             self.moved_aside = True
         self.created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
+        self.present_at_start = _names(self.path)
         self._mark(complete=False, settings=settings)
         return self.path
 
@@ -169,6 +191,7 @@ class OutputFolder:
             return self.path
         self.recover()
         self.path.mkdir(parents=True, exist_ok=True)
+        self.present_at_start = _names(self.path)
         self._mark(complete=False, settings=settings)
         return self.path
 
@@ -177,7 +200,7 @@ class OutputFolder:
         if is_worker_process():
             return
         marker = self.marker or {}
-        self._mark(complete=True, settings=marker.get("settings"))
+        self._mark(complete=True, settings=marker.get("settings"), entries=self._entries(marker))
         if self.moved_aside and self.previous.is_dir():
             shutil.rmtree(self.previous)
         self.moved_aside = False
@@ -195,6 +218,15 @@ class OutputFolder:
         elif self.created and not keep_partial and self.path.exists():
             shutil.rmtree(self.path)
 
+    def _entries(self, marker: dict[str, Any]) -> list[str]:
+        """What seguq wrote here: the earlier entries and what this claim added; everything
+        when nothing says otherwise (a first claim, or a folder an older seguq wrote)."""
+        now = _names(self.path)
+        earlier = marker.get(ENTRIES)
+        if not isinstance(earlier, list) or self.present_at_start is None:
+            return sorted(now)
+        return sorted(now & ({*earlier} | (now - self.present_at_start)))
+
     def _check_replaceable(self) -> None:
         marker = self.marker
         if marker is None:
@@ -208,17 +240,33 @@ class OutputFolder:
                 f"{self.kind}; choose another folder"
             )
         check_not_holding(self.path, self.protected, self.option)
+        entries = marker.get(ENTRIES)
+        if isinstance(entries, list):
+            foreign = sorted(_names(self.path) - set(entries))
+            if foreign:
+                more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+                raise SeguqError(
+                    f"{self.option} {self.path}: holds {', '.join(foreign[:3])}{more}, which seguq "
+                    "did not write; move them out first (--overwrite replaces only seguq's files)"
+                )
 
-    def _mark(self, *, complete: bool, settings: dict[str, Any] | None) -> None:
-        write_marker(
-            self.path,
-            {
-                "kind": self.kind,
-                "complete": complete,
-                "seguq": __version__,
-                "settings": settings or {},
-            },
-        )
+    def _mark(
+        self,
+        *,
+        complete: bool,
+        settings: dict[str, Any] | None,
+        entries: list[str] | None = None,
+    ) -> None:
+        marker: dict[str, Any] = {
+            "kind": self.kind,
+            "complete": complete,
+            "seguq": __version__,
+            "settings": settings or {},
+        }
+        earlier = (self.marker or {}).get(ENTRIES)
+        if entries is not None or isinstance(earlier, list):
+            marker[ENTRIES] = entries if entries is not None else earlier
+        write_marker(self.path, marker)
 
 
 def source_inputs(source: Any, what: str = "the data") -> list[tuple[str, Path]]:

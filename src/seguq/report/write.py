@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from seguq.data.io import atomic_write
+from seguq.engine.output_folder import register_outputs
 from seguq.errors import SeguqError
 from seguq.report.cases import case_section
 from seguq.report.curves import calibration_section, ood_section, triage_section
@@ -145,4 +146,6 @@ def write_report(
     subtitle = f"{inp.kind} folder {folder.resolve()}"
     footer = f"Written by seguq report on {stamp}; figures also in {figures.resolve()}."
     page = page_html(inp.title, subtitle, sections, footer)
-    return atomic_write(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    atomic_write(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    register_outputs(out.parent, [out.name, *([FIGURES] if written else [])])
+    return out
