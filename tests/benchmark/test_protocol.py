@@ -78,3 +78,22 @@ def test_missing_file_is_a_clear_error(tmp_path):
 def test_shipped_configs_parse(name):
     protocol = load_protocol(CONFIGS / f"{name}.yaml")
     assert protocol.name == name and protocol.variants
+
+
+def test_the_prepared_copy_is_never_written_into_the_data(tmp_path):
+    from seguq.benchmark.prepare import prepare_source
+
+    data = tmp_path / "data" / "cxr"
+    data.mkdir(parents=True)
+    (data / "manifest.csv").write_text("id,image,mask\n")
+    spec = {"kind": "manifest", "path": "cxr/manifest.csv"}
+    with pytest.raises(SeguqError, match=r"overlaps the data .*cxr/manifest\.csv"):
+        prepare_source("cxr", spec, tmp_path / "data", tmp_path / "data", 64, None)  # work/cxr
+    assert sorted(p.name for p in data.iterdir()) == ["manifest.csv"]
+
+
+def test_a_real_data_set_with_the_synthetic_header_is_not_taken_for_generated_data(tmp_path):
+    from seguq.data.synthetic.writer import is_complete
+
+    (tmp_path / "manifest.csv").write_text("id,domain,split,image,mask\n")
+    assert not is_complete(tmp_path)  # so generate_synthetic(overwrite=True) refuses it

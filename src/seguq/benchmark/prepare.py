@@ -204,6 +204,8 @@ def prepare_source(
         return (data_root / spec["path"]).resolve()
     check_outside(work, repo, "the prepared data folder")
     dst = work / name
+    if spec.get("path"):
+        _check_apart(dst, data_root / spec["path"])
     if kind == "synthetic":  # generated, not read: no source path, its own size
         settings = dict(spec)
     else:
@@ -214,6 +216,19 @@ def prepare_source(
     cases = PREPARERS[kind](spec, data_root, dst, size)
     marker.write_text(json.dumps({"settings": settings, "cases": cases}, indent=2))
     return dst / "manifest.csv"
+
+
+def _check_apart(dst: Path, data: Path) -> None:
+    """The prepared copy is written neither inside the source's data nor over a folder holding
+    it (a manifest file: its folder)."""
+    target, source = dst.resolve(), Path(data).resolve()
+    if source.is_file():
+        source = source.parent
+    if target == source or source in target.parents or target in source.parents:
+        raise SeguqError(
+            f"work folder {dst}: overlaps the data {data}; seguq never writes into the data, "
+            "choose another 'work' folder"
+        )
 
 
 def write_subset(

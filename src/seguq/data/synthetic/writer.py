@@ -55,9 +55,10 @@ def split_of(index: int, n: int) -> str:
 
 
 def is_complete(folder: Path) -> bool:
-    """Whether `folder` holds a finished synthetic data set (its manifest is written last)."""
+    """Whether `folder` holds a finished synthetic data set: its settings (`synthetic.json`)
+    and its manifest, written last (a real data set with the same header is not one)."""
     manifest = folder / MANIFEST
-    if not manifest.is_file():
+    if not manifest.is_file() or not (folder / INFO).is_file():
         return False
     with manifest.open(encoding="utf-8") as f:
         return f.readline().startswith("id,domain,split,image,mask")
