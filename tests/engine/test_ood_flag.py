@@ -113,3 +113,13 @@ def test_an_obviously_foreign_image_gets_the_smallest_p_value(
     n = json.loads((out / "prediction.json").read_text())["ood"]["reference_cases"]
     assert float(row["p_value"]) == pytest.approx(1 / (n + 1)) and row["ood"] == "true"
     assert {"uncertainty", "feature_level0"} <= set(row)
+
+
+def test_a_torn_reference_file_is_a_one_line_error_naming_it(tmp_path):
+    from seguq.engine.ood_reference import load_reference
+    from seguq.errors import SeguqError
+
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "ood_reference.json").write_text('{"scores": [0.1, ')
+    with pytest.raises(SeguqError, match=r"ood_reference\.json: not a readable OOD reference"):
+        load_reference(tmp_path / "checkpoints" / "best.pt")

@@ -14,6 +14,7 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 from seguq.benchmark.prepare import IMAGE_COLUMN, MARKER, check_outside, read_rows, write_rows
+from seguq.data.io import atomic_write
 from seguq.errors import SeguqError
 
 CORRUPTIONS = ("blur", "noise", "patch")
@@ -123,7 +124,12 @@ def corrupt_subset(
         )
     out_columns = list(columns) + [c for c in ("domain",) if c not in columns]
     write_rows(dst / "manifest.csv", out_columns, new_rows)
-    marker.write_text(json.dumps({"settings": settings, "cases": len(new_rows)}, indent=2))
+    atomic_write(
+        marker,
+        lambda tmp: tmp.write_text(
+            json.dumps({"settings": settings, "cases": len(new_rows)}, indent=2)
+        ),
+    )
     return dst / "manifest.csv"
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from seguq.benchmark.prepare import MARKER, check_outside, source_tree, write_rows
+from seguq.data.io import atomic_write
 from seguq.errors import SeguqError
 
 KINDS = ("patch", "object")
@@ -181,7 +182,7 @@ def write_insertion_set(
                 }
             )
     write_rows(manifest, ["id", "image", "mask", "region", "kind", "host"], rows)
-    marker.write_text(json.dumps(settings, indent=2))
+    atomic_write(marker, lambda tmp: tmp.write_text(json.dumps(settings, indent=2)))
     return manifest
 
 

@@ -28,6 +28,7 @@ from seguq.benchmark.tables import (
 from seguq.benchmark.training import train_run
 from seguq.benchmark.variants import Variant
 from seguq.config import RunConfig
+from seguq.data.io import atomic_write
 from seguq.data.sources import Source, load_source
 from seguq.devices import device_for
 from seguq.engine.convergence import run_convergence
@@ -308,4 +309,4 @@ def _write_tables(results: dict, out: Path, data: str) -> None:
                 "",
             ]
     text = "\n".join(parts)
-    (out / "results.md").write_text(text)
+    atomic_write((out / "results.md"), lambda tmp: tmp.write_text(text))

@@ -17,6 +17,7 @@ import nibabel as nib
 import numpy as np
 from PIL import Image
 
+from seguq.data.io import atomic_write
 from seguq.errors import SeguqError
 
 MARKER = "prepared.json"
@@ -214,7 +215,10 @@ def prepare_source(
     if marker.is_file() and json.loads(marker.read_text()).get("settings") == settings:
         return dst / "manifest.csv"
     cases = PREPARERS[kind](spec, data_root, dst, size)
-    marker.write_text(json.dumps({"settings": settings, "cases": cases}, indent=2))
+    atomic_write(
+        marker,
+        lambda tmp: tmp.write_text(json.dumps({"settings": settings, "cases": cases}, indent=2)),
+    )
     return dst / "manifest.csv"
 
 

@@ -36,6 +36,7 @@ import yaml
 from seguq.benchmark.corruptions import CORRUPTIONS
 from seguq.benchmark.variants import Variant, parse_variants
 from seguq.config import RunConfig, load_config, merge_nested
+from seguq.data.io import atomic_write
 from seguq.engine.output_folder import resumable_output
 from seguq.errors import SeguqError
 from seguq.methods import method_names
@@ -230,5 +231,7 @@ def claim_output(out: Path, protocol: Protocol, overwrite: bool) -> Iterator[Pat
                 f"--out {folder.path}: holds a benchmark of another protocol ({saved}); "
                 "use another --out or --overwrite"
             )
-        saved.write_text(yaml.safe_dump(protocol.raw, sort_keys=False))
+        atomic_write(
+            saved, lambda tmp: tmp.write_text(yaml.safe_dump(protocol.raw, sort_keys=False))
+        )
         yield folder.path

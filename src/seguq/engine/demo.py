@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from seguq.config import RunConfig
+from seguq.data.io import atomic_write
 from seguq.data.synthetic import SITES, generate_synthetic
 from seguq.engine.checkpoint import load_method, read_checkpoint, save_checkpoint
 from seguq.engine.evaluate import evaluate, json_safe, read_scores
@@ -189,7 +190,9 @@ def _demo(
     }
     if report:
         summary["paths"]["report"] = str(out / "report.html")
-    (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2))
+    atomic_write(
+        (out / "summary.json"), lambda tmp: tmp.write_text(json.dumps(json_safe(summary), indent=2))
+    )
     if report:
         from seguq.report import write_report
 

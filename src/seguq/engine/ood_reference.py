@@ -24,6 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from seguq.data.io import atomic_write
+from seguq.errors import SeguqError
+
 log = logging.getLogger(__name__)
 
 FILE = "ood_reference.json"
@@ -95,7 +98,7 @@ class OODReference:
         path = Path(run_dir) / FILE
         payload = {"score": self.score, "map": self.map, "source": self.source}
         payload |= {"scores": self.scores, "components": self.components}
-        path.write_text(json.dumps(payload))
+        atomic_write(path, lambda tmp: tmp.write_text(json.dumps(payload)))
         return path
 
 
@@ -113,16 +116,22 @@ def load_reference(checkpoint: Path) -> OODReference | None:
     for folder in (checkpoint.parent.parent, checkpoint.parent):
         path = folder / FILE
         if path.is_file():
-            raw = json.loads(path.read_text())
-            return OODReference(
-                scores=[float(s) for s in raw["scores"]],
-                score=raw["score"],
-                map=raw["map"],
-                source=raw.get("source", "validation cases"),
-                components={
-                    k: [float(v) for v in vs] for k, vs in raw.get("components", {}).items()
-                },
-            )
+            try:
+                raw = json.loads(path.read_text())
+                return OODReference(
+                    scores=[float(s) for s in raw["scores"]],
+                    score=raw["score"],
+                    map=raw["map"],
+                    source=raw.get("source", "validation cases"),
+                    components={
+                        k: [float(v) for v in vs] for k, vs in raw.get("components", {}).items()
+                    },
+                )
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                raise SeguqError(
+                    f"{path}: not a readable OOD reference ({type(error).__name__}: {error}); "
+                    "predict with --calibration-data SRC to rebuild the flag's reference"
+                ) from None
     return None
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from seguq.config import RunConfig, merge_nested
+from seguq.data.io import atomic_write
 from seguq.data.sources import Source, load_source
 from seguq.devices import accelerator_device, default_threads
 from seguq.engine.splits import split_cases
@@ -62,10 +63,13 @@ class Plan:
 
     def save(self, run_dir: Path) -> None:
         """plan.json and fingerprint.json in the run folder."""
-        (Path(run_dir) / "plan.json").write_text(json.dumps(self.to_dict(), indent=2))
+        atomic_write(
+            (Path(run_dir) / "plan.json"),
+            lambda tmp: tmp.write_text(json.dumps(self.to_dict(), indent=2)),
+        )
         if self.fingerprint is not None:
             text = json.dumps(self.fingerprint.to_dict())
-            (Path(run_dir) / "fingerprint.json").write_text(text)
+            atomic_write((Path(run_dir) / "fingerprint.json"), lambda tmp: tmp.write_text(text))
 
 
 class _Decider:
