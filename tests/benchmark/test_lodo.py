@@ -95,3 +95,15 @@ def test_tiny_run_writes_tables_and_resumes(tiny_manifest, make_config, tmp_path
             hold_out=["site9"],
             progress=False,
         )
+    longer = make_config(tiny_manifest, epochs=2, steps_per_epoch=1)
+    with pytest.raises(SeguqError, match=r"holds a seguq lodo with other settings \(config\)"):
+        run_lodo(
+            str(tiny_manifest),
+            variants,
+            out,
+            base=longer,
+            seeds=1,
+            domains=["site1", "site2"],
+            progress=False,
+        )
+    assert (job / "eval.json").stat().st_mtime_ns == stamp

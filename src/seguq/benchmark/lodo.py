@@ -129,6 +129,13 @@ def run_lodo(
         overwrite=overwrite,
         protected=source_inputs(source),
         legacy_file="results.json",
+        # what every job's result depends on; methods, seeds and folds may be added later
+        settings={
+            "data": str(Path(data).resolve()) if Path(data).exists() else str(data),
+            "config": _result_settings(base),
+            "domains": sorted(domains) if domains else None,
+            "test_split": test_split,
+        },
     ) as folder:
         out = folder.path
         bar = progress_bar(jobs, "lodo", "job", progress)
@@ -145,6 +152,14 @@ def run_lodo(
         results["invocations"] = [*earlier_invocations(out), invocation(results)]
         _write_tables(results, out, data)
     return results
+
+
+def _result_settings(base: RunConfig) -> dict:
+    """The base config without what does not change a result (threads, progress, loggers)."""
+    config = base.to_dict()
+    for key in ("threads", "workers", "progress", "loggers"):
+        config.get("train", {}).pop(key, None)
+    return config
 
 
 def _job_dir(out: Path, fold: Fold, variant: Variant, seed: int) -> Path:

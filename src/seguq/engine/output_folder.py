@@ -294,20 +294,25 @@ def resumable_output(
     overwrite: bool,
     protected: Iterable[tuple[str, Path]] = (),
     legacy_file: str | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> Iterator[OutputFolder]:
     """The folder of a long job that resumes where it stopped (benchmarks).
 
     Absent or empty: created. Holding an earlier run of the same kind (marked, or written by an
     older seguq, i.e. holding `legacy_file`): continued. With `overwrite`: replaced, the old one
     kept aside until the job completes. A failure keeps what was done (resumable), except after
-    `overwrite`, where the previous result comes back.
+    `overwrite`, where the previous result comes back. `settings` (what the results depend on)
+    are recorded in the marker; a folder recorded with other settings is not continued.
 
     Raises:
-        SeguqError: the folder holds something else; or what `OutputFolder.claim` raises.
+        SeguqError: the folder holds something else, or the same kind with other settings; or
+            what `OutputFolder.claim` raises.
     """
     folder = OutputFolder(path, kind, protected=protected)
+    if settings is not None:  # compared with the marker's JSON: lists, not tuples
+        settings = json.loads(json.dumps(settings, default=str))
     if overwrite:
-        folder.claim(overwrite=True)
+        folder.claim(overwrite=True, settings=settings)
     elif folder.holds_results():
         marker = folder.marker
         legacy = legacy_file is not None and (folder.path / legacy_file).is_file()
@@ -316,9 +321,16 @@ def resumable_output(
                 f"--out {folder.path}: holds something other than a seguq {kind}; choose "
                 "another folder"
             )
-        folder.reuse()
+        earlier = (marker or {}).get("settings")
+        if settings is not None and earlier and earlier != settings:
+            changed = sorted(k for k in {*earlier, *settings} if earlier.get(k) != settings.get(k))
+            raise SeguqError(
+                f"--out {folder.path}: holds a seguq {kind} with other settings "
+                f"({', '.join(changed)}); use another --out, or --overwrite to replace it"
+            )
+        folder.reuse(settings if settings is not None else earlier)
     else:
-        folder.claim(overwrite=False)
+        folder.claim(overwrite=False, settings=settings)
     try:
         yield folder
     except BaseException:
