@@ -83,6 +83,14 @@ def _budget_overrides(args: argparse.Namespace) -> dict:
     return {k: v for k, v in overrides.items() if v}
 
 
+def _protect_config(args: argparse.Namespace) -> None:
+    """`--overwrite` never replaces the output folder that holds the `--config` it reads."""
+    if args.overwrite and args.config is not None:
+        from seguq.engine.output_folder import check_not_holding
+
+        check_not_holding(args.out, [("the --config file", Path(args.config))])
+
+
 def _benchmark(args: argparse.Namespace) -> None:
     from seguq.benchmark.lodo import run_lodo
     from seguq.benchmark.variants import parse_variants
@@ -103,10 +111,7 @@ def _benchmark(args: argparse.Namespace) -> None:
     seeds = 3 if args.seeds is None else args.seeds
     if seeds < 1:
         raise SeguqError(f"--seeds: expected a positive number, got {seeds}")
-    if args.overwrite and args.config is not None:
-        from seguq.engine.output_folder import check_not_holding
-
-        check_not_holding(args.out, [("the --config file", Path(args.config))])
+    _protect_config(args)
     base = load_config(args.config, _budget_overrides(args))
     variants = parse_variants(args.methods or ["deterministic"])
     results = run_lodo(
@@ -162,10 +167,7 @@ def _train(args: argparse.Namespace) -> None:
             config = RunConfig.from_dict(user)
         else:
             config, plan = _plan(user, args)
-    if args.overwrite and args.config is not None:
-        from seguq.engine.output_folder import check_not_holding
-
-        check_not_holding(args.out, [("the --config file", Path(args.config))])
+    _protect_config(args)
     result = train(config, args.out, overwrite=args.overwrite, resume=args.resume, plan=plan)
     if is_worker_process():
         return

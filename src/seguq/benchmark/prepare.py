@@ -228,7 +228,7 @@ def _check_apart(dst: Path, data: Path) -> None:
     target, source = dst.resolve(), Path(data).resolve()
     if source.is_file():
         source = source.parent
-    if target == source or source in target.parents or target in source.parents:
+    if target.is_relative_to(source) or source.is_relative_to(target):
         raise SeguqError(
             f"work folder {dst}: overlaps the data {data}; seguq never writes into the data, "
             "choose another 'work' folder"

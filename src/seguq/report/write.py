@@ -63,10 +63,9 @@ def _earlier_figures(figures: Path) -> list[str]:
         return []
 
 
-def _check_figure_names(figures: Path, names: list[str]) -> None:
+def _check_figure_names(figures: Path, names: list[str], earlier: list[str]) -> None:
     """Refuse to replace a file in the figures folder that no earlier report wrote."""
-    ours = set(_earlier_figures(figures))
-    foreign = [n for n in names if (figures / n).exists() and n not in ours]
+    foreign = [n for n in names if (figures / n).exists() and n not in earlier]
     if foreign:
         raise SeguqError(
             f"{figures / foreign[0]}: exists and was not written by seguq report (it would be "
@@ -74,12 +73,11 @@ def _check_figure_names(figures: Path, names: list[str]) -> None:
         )
 
 
-def _forget_old_figures(figures: Path, written: list[str]) -> None:
+def _forget_old_figures(figures: Path, written: list[str], earlier: list[str]) -> None:
     """Remove the figures an earlier report wrote that this one did not (only those named in
     the list the earlier report left), then record this report's list."""
     listing = figures / FIGURE_LIST
-    old = _earlier_figures(figures)
-    for name in sorted(set(old) - set(written)):
+    for name in sorted(set(earlier) - set(written)):
         path = figures / Path(name).name  # a bare file name: never outside the folder
         if path.suffix in (".png", ".jpg") and path.is_file():
             path.unlink()
@@ -132,16 +130,17 @@ def write_report(
     _unique_names(sections)
     figures = out.parent / FIGURES
     planned = [(f, f"{f.name}.{f.ending}") for section in sections for f in section.figures()]
-    _check_figure_names(figures, [name for _, name in planned])
+    earlier = _earlier_figures(figures)
+    _check_figure_names(figures, [name for _, name in planned], earlier)
     if planned:  # listed first, so that an interrupted report's figures stay seguq's
-        listed = json.dumps(sorted({*_earlier_figures(figures), *(n for _, n in planned)}))
+        listed = json.dumps(sorted({*earlier, *(n for _, n in planned)}))
         atomic_write(figures / FIGURE_LIST, lambda tmp: tmp.write_text(listed, encoding="utf-8"))
     written = []
     for figure, file_name in planned:
         data = figure.image
         atomic_write(figures / file_name, lambda tmp, data=data: tmp.write_bytes(data))
         written.append(file_name)
-    _forget_old_figures(figures, written)
+    _forget_old_figures(figures, written, earlier)
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     subtitle = f"{inp.kind} folder {folder.resolve()}"
     footer = f"Written by seguq report on {stamp}; figures also in {figures.resolve()}."
